@@ -1,0 +1,90 @@
+/**
+ * Bounds-checked reader over one message payload. Every read past the end, and every string
+ * without its NUL terminator, throws `GW_PROTOCOL_MALFORMED`.
+ */
+import { GatewayError } from '../../../errors.ts';
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+export class Reader {
+  readonly #buf: Uint8Array;
+  readonly #end: number;
+  #pos: number;
+
+  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+    this.#buf = buf;
+    this.#pos = start;
+    this.#end = end;
+  }
+
+  get remaining(): number {
+    return this.#end - this.#pos;
+  }
+
+  #need(n: number): void {
+    if (n < 0 || this.#pos + n > this.#end) {
+      throw new GatewayError('GW_PROTOCOL_MALFORMED', 'message shorter than its contents');
+    }
+  }
+
+  byte(): number {
+    this.#need(1);
+    return this.#buf[this.#pos++] as number;
+  }
+
+  int16(): number {
+    this.#need(2);
+    const b = this.#buf;
+    const p = this.#pos;
+    this.#pos += 2;
+    return ((((b[p] as number) << 8) | (b[p + 1] as number)) << 16) >> 16;
+  }
+
+  uint16(): number {
+    return this.int16() & 0xffff;
+  }
+
+  int32(): number {
+    this.#need(4);
+    const b = this.#buf;
+    const p = this.#pos;
+    this.#pos += 4;
+    return (
+      ((b[p] as number) << 24) |
+      ((b[p + 1] as number) << 16) |
+      ((b[p + 2] as number) << 8) |
+      (b[p + 3] as number) |
+      0
+    );
+  }
+
+  /** A NUL-terminated string (PostgreSQL `String`). */
+  cstring(): string {
+    const nul = this.#buf.indexOf(0, this.#pos);
+    if (nul < 0 || nul >= this.#end) {
+      throw new GatewayError('GW_PROTOCOL_MALFORMED', 'string without terminator');
+    }
+    const s = decoder.decode(this.#buf.subarray(this.#pos, nul));
+    this.#pos = nul + 1;
+    return s;
+  }
+
+  /** `n` raw bytes as a view (no copy). */
+  bytes(n: number): Uint8Array {
+    this.#need(n);
+    const v = this.#buf.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return v;
+  }
+
+  rest(): Uint8Array {
+    return this.bytes(this.remaining);
+  }
+
+  /** Asserts that the payload has been consumed exactly. */
+  end(): void {
+    if (this.#pos !== this.#end) {
+      throw new GatewayError('GW_PROTOCOL_MALFORMED', 'trailing bytes in message');
+    }
+  }
+}
