@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { loadConfig } from '../../config/loader.ts';
+import { type LocalPostgres, startLocalPostgres } from '../../demo/local-postgres.ts';
+import { startGateway } from '../../server/gateway.ts';
+import { createLogger } from '../../telemetry/logger.ts';
+import { out, parse, str } from '../args.ts';
+import { untilSignal } from '../signals.ts';
+
+export const help = 'demo [--port 15432] [--dir .airlock/demo]   throwaway PostgreSQL + gateway';
+
+const SAMPLE = new URL('../../demo/sample-data.sql', import.meta.url);
+
+/**
+ * `airlock demo`: a throwaway PostgreSQL with sample patient data behind the gateway, a demo
+ * token, and a ready-to-paste psql line. Ctrl-C stops everything.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { flags } = parse(argv, { port: { type: 'string' }, dir: { type: 'string' } });
+  const dir = resolve(str(flags, 'dir') ?? '.airlock/demo');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  process.stderr.write('starting a throwaway PostgreSQL with sample patient data...\n');
+  const pg = await startLocalPostgres({ ssl: true });
+  try {
+    return await withPostgres(pg, dir, str(flags, 'port'));
+  } finally {
+    await pg.stop();
+  }
+}
+
+async function withPostgres(pg: LocalPostgres, dir: string, portFlag: string | undefined): Promise<number> {
+  const password = randomBytes(18).toString('base64url');
+  await pg.createRole('clinic_app', password);
+  await pg.createDatabase('clinic', 'clinic_app');
+  await pg.sql('clinic', `SET ROLE clinic_app;\n${readFileSync(SAMPLE, 'utf8')}`);
+  const port = await freePort(Number(portFlag ?? 15432));
+  const configFile = writeDemoConfig(dir, pg, password, port);
+  const cfg = loadConfig(configFile);
+  const logger = createLogger({ level: 'warn' });
+  const gw = await startGateway(cfg, { logger });
+  try {
+    const { token } = gw.tokens.create({
+      owner: 'dana.doctor@example.com',
+      name: 'demo-agent',
+      groups: ['clinicians'],
+      ttlMs: 8 * 3_600_000,
+    });
+    await gw.ledger.append({
+      type: 'token.created',
+      actor: { kind: 'cli', identity: 'airlock demo' },
+      data: { owner: 'dana.doctor@example.com', name: 'demo-agent', groups: ['clinicians'] },
+    });
+    banner(gw.addresses.postgres?.port ?? port, token, configFile);
+    await untilSignal();
+    process.stderr.write('\nstopping the gateway and PostgreSQL...\n');
+  } finally {
+    await gw.close();
+  }
+  return 0;
+}
+
+function writeDemoConfig(dir: string, pg: LocalPostgres, password: string, port: number): string {
+  const secretFile = resolve(dir, 'clinic-db-password');
+  writeFileSync(secretFile, password, { mode: 0o600 });
+  const file = resolve(dir, 'airlock.yaml');
+  writeFileSync(
+    file,
+    `# Written by \`airlock demo\`; the database password lives in a separate 0600 file.
+listen:
+  postgres: 127.0.0.1:${port}
+data_dir: ./data
+audit:
+  sync: full
+connections:
+  - name: clinic
+    type: postgres
+    host: ${pg.host}
+    port: ${pg.port}
+    database: clinic
+    user: clinic_app
+    password: \${file:${secretFile}}
+    ssl: require
+`,
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+function banner(port: number, token: string, configFile: string): void {
+  const rel = configFile.startsWith(process.cwd()) ? configFile.slice(process.cwd().length + 1) : configFile;
+  out('');
+  out('Airlock demo is running. Connect through the gateway (the password is your Airlock token):');
+  out('');
+  out(`  psql "host=127.0.0.1 port=${port} dbname=clinic user=demo sslmode=require password=${token}"`);
+  out('');
+  out('Try:  SELECT mrn, first_name, last_name, date_of_birth FROM patients LIMIT 5;');
+  out('Then see what was recorded, in another terminal:');
+  out('');
+  out(`  npm run airlock -- audit query --config ${rel}`);
+  out('');
+  out('Press Ctrl-C to stop.');
+}
+
+/** The wanted port if it is free, else any free port. */
+function freePort(wanted: number): Promise<number> {
+  return new Promise((resolvePort) => {
+    const s = createServer();
+    s.once('error', () => {
+      const any = createServer();
+      any.listen(0, '127.0.0.1', () => {
+        const p = (any.address() as { port: number }).port;
+        any.close(() => resolvePort(p));
+      });
+    });
+    s.listen(wanted, '127.0.0.1', () => s.close(() => resolvePort(wanted)));
+  });
+}

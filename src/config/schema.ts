@@ -1,0 +1,73 @@
+/**
+ * The airlock.yaml schema. Keys are snake_case in YAML; the loader validates with zod and reports
+ * the first problems by key path, e.g. `connections[0].port: expected a number`.
+ */
+import { z } from 'zod';
+import { Secret } from './secret.ts';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:15432');
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - (max 63), starting alphanumeric');
+
+const secret = z.union([z.string(), z.instanceof(Secret)]).transform((v) =>
+  v instanceof Secret ? v : new Secret(v),
+);
+
+export const postgresConnectionSchema = z.strictObject({
+  name,
+  type: z.literal('postgres'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(5432),
+  database: z.string().min(1),
+  user: z.string().min(1),
+  password: secret,
+  ssl: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
+  ssl_ca_file: z.string().optional(),
+  connect_timeout_ms: z.number().int().positive().default(10_000),
+});
+
+export const configSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      postgres: hostPort.optional(),
+    })
+    .default({}),
+  data_dir: z.string().min(1).default('./.airlock'),
+  tls: z
+    .strictObject({
+      cert_file: z.string().optional(),
+      key_file: z.string().optional(),
+      /** Generate a self-signed certificate in data_dir when no files are given. */
+      self_signed: z.boolean().default(true),
+    })
+    .default({ self_signed: true }),
+  postgres: z
+    .strictObject({
+      /** Accept the token as a cleartext password on a connection without TLS. */
+      allow_cleartext_without_tls: z.boolean().default(false),
+      max_message_bytes: z.number().int().min(1024).max(1_073_741_824).default(64 * 1024 * 1024),
+      startup_timeout_ms: z.number().int().positive().default(15_000),
+    })
+    .default({ allow_cleartext_without_tls: false, max_message_bytes: 64 * 1024 * 1024, startup_timeout_ms: 15_000 }),
+  audit: z
+    .strictObject({
+      /** `full` flushes every group commit to disk (fsync); `normal` survives a process crash. */
+      sync: z.enum(['full', 'normal']).default('full'),
+      /** Largest bound-parameter value kept verbatim in the ledger; longer ones are truncated. */
+      max_param_bytes: z.number().int().min(0).max(1_048_576).default(1024),
+      max_statement_bytes: z.number().int().min(64).max(16_777_216).default(65_536),
+    })
+    .default({ sync: 'full', max_param_bytes: 1024, max_statement_bytes: 65_536 }),
+  log: z
+    .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+    .default({ level: 'info' }),
+  connections: z.array(z.discriminatedUnion('type', [postgresConnectionSchema])).default([]),
+});
+
+export type AirlockConfig = z.output<typeof configSchema>;
+export type PostgresConnectionConfig = z.output<typeof postgresConnectionSchema>;
+export type ConnectionConfig = AirlockConfig['connections'][number];

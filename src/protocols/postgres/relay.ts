@@ -1,0 +1,336 @@
+/**
+ * The relay phase of a PostgreSQL session. Client messages are decoded, and every statement
+ * (simple Query, extended Execute with its bound parameters, fastpath FunctionCall) becomes a
+ * Command that must pass the session pipeline before it is forwarded. Upstream bytes stream back
+ * frame by frame; only the frames the tracker needs are decoded.
+ */
+import type { Duplex } from 'node:stream';
+import { GatewayError, toGatewayError } from '../../errors.ts';
+import type { SqlCommand, SqlParam } from '../../session/command.ts';
+import type { SessionContext } from '../../session/context.ts';
+import type { SessionPipeline } from '../../session/pipeline.ts';
+import type { Logger } from '../../telemetry/logger.ts';
+import { BackendParser } from './codec/backend-parser.ts';
+import { type DecodedFrontend, FrontendParser } from './codec/frontend-parser.ts';
+import type { FrontendMessage } from './codec/messages.ts';
+import { encodeFrontend } from './codec/serializer.ts';
+import { encodeGatewayError } from './errors.ts';
+import { type CommandRun, ResponseTracker } from './tracker.ts';
+
+export interface RelayOptions {
+  readonly maxMessageBytes: number;
+  readonly maxParamBytes: number;
+  readonly maxStatementBytes: number;
+}
+
+interface Portal {
+  readonly text: string;
+  readonly statementName: string;
+  readonly params: readonly SqlParam[];
+}
+
+const SYNC = encodeFrontend({ type: 'Sync' });
+const TERMINATE = encodeFrontend({ type: 'Terminate' });
+const MAX_BACKEND_FRAME = 1024 * 1024 * 1024;
+const INBOX_HIGH_WATER = 512;
+
+/**
+ * @example
+ * const reason = await new Relay(ctx, client, upstream, pipeline, logger, opts).run(leftover);
+ */
+export class Relay {
+  readonly #ctx: SessionContext;
+  readonly #client: Duplex;
+  readonly #upstream: Duplex;
+  readonly #pipeline: SessionPipeline;
+  readonly #log: Logger;
+  readonly #opts: RelayOptions;
+  readonly #fromClient: FrontendParser;
+  readonly #fromUpstream = new BackendParser({ maxFrame: MAX_BACKEND_FRAME });
+  readonly #tracker: ResponseTracker;
+  readonly #statements = new Map<string, string>();
+  readonly #portals = new Map<string, Portal>();
+  #inbox: DecodedFrontend[] = [];
+  #inboxHead = 0;
+  #pumping = false;
+  #outbox: Uint8Array[] = [];
+  /** After a denied extended-protocol statement: the error to send at the next Sync. */
+  #discarding: Uint8Array | null = null;
+  #closed = false;
+  #finish: (reason: string) => void = () => {};
+
+  constructor(
+    ctx: SessionContext,
+    client: Duplex,
+    upstream: Duplex,
+    pipeline: SessionPipeline,
+    log: Logger,
+    opts: RelayOptions,
+  ) {
+    this.#ctx = ctx;
+    this.#client = client;
+    this.#upstream = upstream;
+    this.#pipeline = pipeline;
+    this.#log = log;
+    this.#opts = opts;
+    this.#fromClient = new FrontendParser({ maxFrame: opts.maxMessageBytes });
+    this.#fromClient.expectTyped();
+    this.#tracker = new ResponseTracker((run, outcome) => this.#completed(run, outcome));
+  }
+
+  /** Relays until either side ends; resolves with the close reason. */
+  run(): Promise<string> {
+    const done = new Promise<string>((resolve) => {
+      this.#finish = resolve;
+    });
+    this.#client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
+    this.#upstream.on('data', (chunk: Buffer) => this.#onUpstreamData(chunk));
+    this.#client.on('drain', () => this.#upstream.resume());
+    this.#upstream.on('drain', () => this.#maybeResumeClient());
+    this.#client.once('close', () => this.close('client closed the connection'));
+    this.#upstream.once('close', () => this.#upstreamClosed());
+    this.#client.on('error', (err) => this.#log.debug('client socket error', { err }));
+    this.#upstream.on('error', (err) => this.#log.debug('upstream socket error', { err }));
+    this.#client.resume();
+    this.#upstream.resume();
+    return done;
+  }
+
+  /** Ends the session: optional FATAL to the client, Terminate upstream, close both. */
+  close(reason: string, error?: GatewayError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (error && this.#client.writable) this.#client.write(encodeGatewayError(error, { fatal: true }));
+    if (this.#upstream.writable) this.#upstream.end(TERMINATE);
+    this.#client.end();
+    setTimeout(() => {
+      this.#client.destroy();
+      this.#upstream.destroy();
+    }, 2000).unref();
+    this.#tracker.abortAll();
+    this.#finish(reason);
+  }
+
+  // ---- client → upstream ----
+
+  #onClientData(chunk: Buffer): void {
+    if (this.#closed) return;
+    try {
+      const msgs = this.#fromClient.push(chunk);
+      for (const m of msgs) this.#inbox.push(m);
+    } catch (err) {
+      const ge = toGatewayError(err, this.#ctx.id);
+      this.#log.warn('malformed client message; ending session', { session: this.#ctx.id, code: ge.code });
+      this.close(`protocol error: ${ge.code}`, ge);
+      return;
+    }
+    if (this.#inbox.length - this.#inboxHead > INBOX_HIGH_WATER) this.#client.pause();
+    if (!this.#pumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#inboxHead < this.#inbox.length && !this.#closed) {
+        const m = this.#inbox[this.#inboxHead++] as DecodedFrontend;
+        const msg = m.message as FrontendMessage;
+        if (this.#discarding && msg.type !== 'Sync') continue;
+        if (msg.type === 'Query' || msg.type === 'Execute' || msg.type === 'FunctionCall') {
+          await this.#command(msg, m.raw);
+        } else {
+          this.#passThrough(msg, m.raw);
+        }
+      }
+      this.#inbox = [];
+      this.#inboxHead = 0;
+      this.#flush();
+      this.#maybeResumeClient();
+    } catch (err) {
+      const ge = toGatewayError(err, this.#ctx.id);
+      this.#log.error('relay failure', { session: this.#ctx.id, err });
+      this.close(`internal error: ${ge.code}`, ge);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #maybeResumeClient(): void {
+    const backlog = this.#inbox.length - this.#inboxHead;
+    if (backlog <= INBOX_HIGH_WATER && this.#upstream.writableLength < 1 << 20) this.#client.resume();
+  }
+
+  /** Messages that are forwarded without a verdict (they do not run anything by themselves). */
+  #passThrough(msg: FrontendMessage, raw: Uint8Array): void {
+    switch (msg.type) {
+      case 'Parse':
+        this.#statements.set(msg.name, msg.sql);
+        this.#tracker.expect({ kind: 'parse' });
+        break;
+      case 'Bind':
+        this.#portals.set(msg.portal, this.#portalOf(msg));
+        this.#tracker.expect({ kind: 'bind' });
+        break;
+      case 'Describe':
+        this.#tracker.expect({ kind: 'describe' });
+        break;
+      case 'Close':
+        if (msg.target === 'S') this.#statements.delete(msg.name);
+        else this.#portals.delete(msg.name);
+        this.#tracker.expect({ kind: 'close' });
+        break;
+      case 'Sync':
+        this.#tracker.expect({ kind: 'sync', inject: this.#discarding });
+        this.#discarding = null;
+        break;
+      case 'Terminate':
+        this.#flush();
+        this.close('client terminated the session');
+        return;
+      case 'PasswordMessage':
+        this.close(
+          'protocol error',
+          new GatewayError('GW_PROTOCOL_UNEXPECTED_MESSAGE', 'unexpected password message'),
+        );
+        return;
+      default:
+        break; // Flush, CopyData, CopyDone, CopyFail
+    }
+    this.#outbox.push(raw);
+  }
+
+  async #command(msg: FrontendMessage, raw: Uint8Array): Promise<void> {
+    const command = this.#commandOf(msg);
+    this.#flush();
+    const verdict = await this.#pipeline.onCommand(this.#ctx, command);
+    if (this.#closed) return;
+    if (verdict.action === 'deny') {
+      this.#deny(msg, verdict.error);
+      return;
+    }
+    const run: CommandRun = {
+      commandId: verdict.commandId,
+      startedAt: performance.now(),
+      tags: [],
+      rows: 0,
+      bytes: 0,
+      error: undefined,
+    };
+    this.#tracker.expect({ kind: msg.type === 'Execute' ? 'execute' : 'query', run });
+    this.#outbox.push(raw);
+    this.#flush();
+  }
+
+  /**
+   * A denied simple Query becomes a Sync upstream, so the upstream answers ReadyForQuery with the
+   * real transaction status and our ErrorResponse goes out just before it. A denied Execute makes
+   * us discard until Sync, like the server itself does after an error.
+   */
+  #deny(msg: FrontendMessage, error: GatewayError): void {
+    const bytes = encodeGatewayError(error, { fatal: false });
+    if (msg.type === 'Execute') {
+      this.#discarding = bytes;
+      return;
+    }
+    this.#tracker.expect({ kind: 'sync', inject: bytes });
+    this.#outbox.push(SYNC);
+    this.#flush();
+  }
+
+  #flush(): void {
+    const out = this.#outbox;
+    if (out.length === 0) return;
+    this.#outbox = [];
+    const ok =
+      out.length === 1 ? this.#upstream.write(out[0] as Uint8Array) : this.#upstream.write(Buffer.concat(out));
+    if (!ok) this.#client.pause();
+  }
+
+  #commandOf(msg: FrontendMessage): SqlCommand {
+    if (msg.type === 'Query') {
+      return { kind: 'sql', protocol: 'simple', text: this.#clip(msg.sql), params: null };
+    }
+    if (msg.type === 'Execute') {
+      const portal = this.#portals.get(msg.portal);
+      return {
+        kind: 'sql',
+        protocol: 'extended',
+        text: portal ? this.#clip(portal.text) : `-- unknown portal "${msg.portal}"`,
+        params: portal?.params ?? [],
+        statementName: portal?.statementName ?? '',
+        portal: msg.portal,
+      };
+    }
+    return { kind: 'sql', protocol: 'fastpath', text: '-- fastpath function call', params: null };
+  }
+
+  #portalOf(msg: Extract<FrontendMessage, { type: 'Bind' }>): Portal {
+    const text =
+      this.#statements.get(msg.statement) ?? `EXECUTE ${JSON.stringify(msg.statement)} -- prepared elsewhere`;
+    const params = msg.params.map((v, i) => this.#param(v, msg.paramFormats, i));
+    return { text, statementName: msg.statement, params };
+  }
+
+  #param(v: Uint8Array | null, formats: readonly number[], i: number): SqlParam {
+    const binary = (formats.length === 1 ? formats[0] : formats[i]) === 1;
+    const format = binary ? 'binary' : 'text';
+    if (v === null) return { format, value: null, bytes: 0 };
+    const max = this.#opts.maxParamBytes;
+    const cut = v.length > max ? v.subarray(0, max) : v;
+    const value = binary ? Buffer.from(cut).toString('base64') : Buffer.from(cut).toString('utf8');
+    return v.length > max
+      ? { format, value, bytes: v.length, truncated: true }
+      : { format, value, bytes: v.length };
+  }
+
+  #clip(text: string): string {
+    const max = this.#opts.maxStatementBytes;
+    return text.length > max ? `${text.slice(0, max)} -- [truncated ${text.length} chars]` : text;
+  }
+
+  #completed(run: CommandRun, outcome: 'ok' | 'error' | 'skipped' | 'aborted' | 'suspended'): void {
+    this.#pipeline.onResult(this.#ctx, run.commandId, {
+      outcome,
+      tags: run.tags,
+      rows: run.rows,
+      bytes: run.bytes,
+      durationMs: Math.round((performance.now() - run.startedAt) * 1000) / 1000,
+      ...(run.error ? { error: run.error } : {}),
+    });
+  }
+
+  // ---- upstream → client ----
+
+  #onUpstreamData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let batch: ReturnType<BackendParser['push']>;
+    try {
+      batch = this.#fromUpstream.push(chunk);
+    } catch (err) {
+      this.#log.error('malformed upstream message', { session: this.#ctx.id, err });
+      this.close('upstream protocol error', new GatewayError('GW_UPSTREAM_CLOSED', 'the database sent a malformed message'));
+      return;
+    }
+    const { buf, frames } = batch;
+    let from = 0;
+    const parts: Uint8Array[] = [];
+    for (const f of frames) {
+      const inject = this.#tracker.onFrame(buf, f);
+      if (inject) {
+        parts.push(buf.subarray(from, f.start), inject);
+        from = f.start;
+      }
+    }
+    if (batch.complete === 0) return;
+    parts.push(buf.subarray(from, batch.complete));
+    const ok = parts.length === 1 ? this.#client.write(parts[0] as Uint8Array) : this.#client.write(Buffer.concat(parts));
+    if (!ok) this.#upstream.pause();
+  }
+
+  #upstreamClosed(): void {
+    if (this.#closed) return;
+    this.close(
+      'upstream closed the connection',
+      new GatewayError('GW_UPSTREAM_CLOSED', 'the database closed the connection'),
+    );
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Assembles a running gateway from config: data folder, ledger, token store, TLS, pipeline, and
+ * one listener per configured protocol. Shutdown ends every session with a clear error, then
+ * closes the ledger.
+ */
+import { mkdirSync } from 'node:fs';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { SqliteLedger } from '../audit/sqlite-ledger.ts';
+import type { AuditLedger } from '../audit/types.ts';
+import type { AirlockConfig } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+import { tokenAuthenticator } from '../identity/authenticator.ts';
+import { TokenStore } from '../identity/token-store.ts';
+import { allowAll, type PolicyEngine } from '../policy/policy.ts';
+import { PostgresEngine } from '../protocols/postgres/engine.ts';
+import { SessionPipeline } from '../session/pipeline.ts';
+import { SessionRegistry } from '../session/registry.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { loadTls } from './tls.ts';
+
+export interface Gateway {
+  /** Where each listener is bound (port resolved when configured as 0). */
+  readonly addresses: { readonly postgres?: { host: string; port: number } };
+  readonly ledger: AuditLedger;
+  readonly tokens: TokenStore;
+  readonly sessions: SessionRegistry;
+  /** The certificate clients can pin (`sslrootcert=`), when TLS is on. */
+  readonly tlsCertFile: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  readonly logger: Logger;
+  readonly policy?: PolicyEngine;
+  readonly clock?: () => number;
+}
+
+/**
+ * @example
+ * const gw = await startGateway(loadConfig('airlock.yaml'), { logger });
+ * // ... later
+ * await gw.close();
+ */
+export async function startGateway(config: AirlockConfig, opts: GatewayOptions): Promise<Gateway> {
+  const clock = opts.clock ?? Date.now;
+  const logger = opts.logger;
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  const ledger = new SqliteLedger({
+    dataDir: config.data_dir,
+    sync: config.audit.sync,
+    clock,
+    onError: (err) => logger.error('audit append failed', { code: err.code }),
+  });
+  const tokens = new TokenStore({ dataDir: config.data_dir });
+  const tls = loadTls(config);
+  const sessions = new SessionRegistry();
+  const pipeline = new SessionPipeline({ ledger, policy: opts.policy ?? allowAll, logger, clock });
+  const engine = new PostgresEngine({
+    config,
+    logger,
+    pipeline,
+    authenticator: tokenAuthenticator(tokens, clock),
+    sessions,
+    secureContext: tls?.context,
+    clock,
+  });
+  const servers: Server[] = [];
+  const sockets = new Set<Socket>();
+  const addresses: { postgres?: { host: string; port: number } } = {};
+  if (config.listen.postgres) {
+    const server = createServer({ noDelay: true }, (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      void engine.handle(socket);
+    });
+    addresses.postgres = await listen(server, config.listen.postgres);
+    servers.push(server);
+    logger.info('postgres listener ready', addresses.postgres);
+  }
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    engine.shutdown();
+    const stopped = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    await sessions.terminateAll(
+      new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the gateway is shutting down'),
+    );
+    for (const s of sockets) s.destroy();
+    await Promise.all(stopped);
+    await ledger.close();
+    tokens.close();
+  };
+  return {
+    addresses,
+    ledger,
+    tokens,
+    sessions,
+    tlsCertFile: tls?.certFile,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, hostPort: string): Promise<{ host: string; port: number }> {
+  const at = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = Number(hostPort.slice(at + 1));
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) =>
+      reject(new GatewayError('GW_CONFIG_INVALID', `listen ${hostPort}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })),
+    );
+    server.listen({ host, port }, () => {
+      const a = server.address() as AddressInfo;
+      resolve({ host, port: a.port });
+    });
+  });
+}

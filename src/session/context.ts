@@ -1,0 +1,56 @@
+/**
+ * Per-session state shared by an engine and the pipeline. Protocol-agnostic.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Actor } from '../audit/types.ts';
+import type { ConnectionConfig } from '../config/schema.ts';
+import type { Identity } from '../identity/types.ts';
+
+export interface SessionContext {
+  readonly id: string;
+  readonly protocol: 'postgres';
+  readonly clientAddr: string;
+  readonly startedAt: number;
+  identity: Identity | undefined;
+  connection: ConnectionConfig | undefined;
+  applicationName: string | undefined;
+  readonly stats: { commands: number; denied: number; failed: number };
+}
+
+/**
+ * @example
+ * const ctx = createSessionContext('postgres', '127.0.0.1:50412', Date.now());
+ */
+export function createSessionContext(
+  protocol: 'postgres',
+  clientAddr: string,
+  now: number,
+): SessionContext {
+  return {
+    id: newId('s'),
+    protocol,
+    clientAddr,
+    startedAt: now,
+    identity: undefined,
+    connection: undefined,
+    applicationName: undefined,
+    stats: { commands: 0, denied: 0, failed: 0 },
+  };
+}
+
+/** Short random ids: `s_` sessions, `c_` commands. 96 bits, URL-safe. */
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('base64url')}`;
+}
+
+/** The actor chain for audit records: human owner → agent/token. */
+export function actorOf(identity: Identity | undefined): Actor | undefined {
+  if (!identity) return undefined;
+  return {
+    kind: identity.kind,
+    identity: identity.name,
+    owner: identity.owner,
+    groups: identity.groups,
+    ...(identity.tokenId ? { tokenId: identity.tokenId } : {}),
+  };
+}
