@@ -78,21 +78,26 @@ describe('psql through the gateway', () => {
   it('runs COPY FROM STDIN and COPY TO STDOUT', async () => {
     const input = 'id,code\n1,alpha\n2,beta\n3,gamma\n';
     const r = await stack.psql(
-      ['-c', 'CREATE TEMP TABLE t(id int, code text)', '-c', "\\copy t FROM STDIN WITH (FORMAT csv, HEADER)", '-c', 'COPY (SELECT * FROM t ORDER BY id) TO STDOUT'],
+      ['-q', '-c', 'CREATE TEMP TABLE t(id int, code text)', '-c', "\\copy t FROM STDIN WITH (FORMAT csv, HEADER)", '-c', 'COPY (SELECT * FROM t ORDER BY id) TO STDOUT'],
       { input },
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '1\talpha\n2\tbeta\n3\tgamma\n');
     const recs = await commands({ text: 'COPY' });
-    assert.ok(recs.some((c) => c.outcome?.tags?.includes?.('COPY 3')));
+    assert.ok(recs.some((c) => (c.outcome?.tags as string[] | undefined)?.includes("COPY 3")));
   });
 
   it('cancels a running statement with Ctrl-C (CancelRequest mapped upstream)', async () => {
-    const child = run('psql', ['-X', '-d', stack.conninfo(), '-c', 'SELECT pg_sleep(30) /* cancel-me */']);
+    const { spawn } = await import('node:child_process');
+    const psql = spawn('psql', ['-X', '-d', stack.conninfo(), '-c', 'SELECT pg_sleep(30) /* cancel-me */']);
+    let stderr = '';
+    psql.stderr.on('data', (d) => {
+      stderr += d;
+    });
     await new Promise((r) => setTimeout(r, 1500));
-    const { execSync } = await import('node:child_process');
-    execSync(`pkill -INT -f "cancel-me" || true`);
-    const r = await child;
+    psql.kill('SIGINT');
+    await new Promise((r) => psql.once('close', r));
+    const r = { stderr };
     assert.match(r.stderr, /canceling statement due to user request/);
     const [rec] = await commands({ text: 'cancel-me' });
     assert.equal((rec?.outcome?.error as { code: string } | undefined)?.code, '57014');

@@ -200,7 +200,7 @@ export class PostgresEngine {
     const auth = await this.#authenticate(ctx, a);
     if (!auth.ok) {
       await this.#deps.pipeline.onAuthFailed(ctx, authFailure(auth, a));
-      throw new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
+      throw authError(auth.reason);
     }
     ctx.identity = auth.identity;
     const conn = this.#connection(a.parameters.database);
@@ -326,6 +326,17 @@ function forwarded(params: Readonly<Record<string, string>>): Record<string, str
     if ((FORWARDED_PARAMETERS as readonly string[]).includes(k.toLowerCase())) out[k] = v;
   }
   return out;
+}
+
+/** Expired and revoked tokens are named so their owner knows what to do; anything else is generic. */
+function authError(reason: string): GatewayError {
+  if (reason === 'token expired') {
+    return new GatewayError('GW_AUTH_TOKEN_EXPIRED', 'authentication failed: token expired');
+  }
+  if (reason === 'token revoked') {
+    return new GatewayError('GW_AUTH_TOKEN_REVOKED', 'authentication failed: token revoked');
+  }
+  return new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
 }
 
 function authFailure(auth: Extract<AuthResult, { ok: false }>, a: Accepted): Record<string, unknown> {

@@ -42,13 +42,38 @@ export class ResponseTracker {
   #head = 0;
   readonly #complete: Completion;
   txStatus: 'I' | 'T' | 'E' = 'I';
+  /**
+   * Set when the upstream reported an extended-protocol error before the Sync of that batch was
+   * forwarded: until that Sync, the upstream discards messages without answering them.
+   */
+  #discardError: { code: string; message: string } | null = null;
+  #discardAttributed = false;
 
   constructor(complete: Completion) {
     this.#complete = complete;
   }
 
   expect(p: Pending): void {
+    if (this.#discardError) {
+      if (p.kind === 'execute') {
+        this.#failDiscarded(p.run);
+        return;
+      }
+      if (p.kind !== 'sync' && p.kind !== 'query') return; // discarded: no response will come
+      this.#discardError = null;
+      if (p.kind === 'sync') p.inject = null; // the batch already failed upstream
+    }
     this.#queue.push(p);
+  }
+
+  #failDiscarded(run: CommandRun): void {
+    if (this.#discardAttributed) {
+      this.#complete(run, 'skipped');
+      return;
+    }
+    this.#discardAttributed = true;
+    run.error = this.#discardError ?? undefined;
+    this.#complete(run, 'error');
   }
 
   get size(): number {
@@ -139,7 +164,12 @@ export class ResponseTracker {
       }
     }
     const sync = this.#peek();
-    if (sync?.kind === 'sync') sync.inject = null; // the batch already failed upstream
+    if (sync?.kind === 'sync') {
+      sync.inject = null; // the batch already failed upstream
+    } else {
+      this.#discardError = error;
+      this.#discardAttributed = failed;
+    }
     return null;
   }
 

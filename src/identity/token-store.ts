@@ -1,0 +1,349 @@
+/**
+ * Airlock tokens in `<dataDir>/airlock.db`. A token reads `alk_<id>_<secret>`: the id is public
+ * (it names the token in lists, audit records and SCRAM), the secret is 32 random bytes. Only
+ * SHA-256(secret) and a SCRAM-SHA-256 verifier are stored, never the token itself.
+ */
+
+import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { ScramVerifier, TokenCheck, TokenRecord } from './types.ts';
+
+export const TOKEN_PREFIX = 'alk_';
+export const TOKEN_DB_FILE_NAME = 'airlock.db';
+/** RFC 7677 recommends at least 4096 iterations for SCRAM-SHA-256. */
+export const SCRAM_ITERATIONS = 4096;
+export const MAX_TOKEN_TTL_MS = 366 * 24 * 60 * 60 * 1000;
+const MAX_LABEL_LENGTH = 128;
+const LAST_USED_RESOLUTION_MS = 60_000;
+const SCHEMA_VERSION = 1;
+
+/** `alk_` + 12 base32 chars + `_` + 43 base64url chars (32 bytes, canonical final character). */
+const TOKEN_SHAPE = /^alk_([a-z2-7]{12})_([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$/;
+const TOKEN_LENGTH = 60;
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS schema_meta(component TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT;
+INSERT INTO schema_meta(component, version) VALUES ('tokens', ${SCHEMA_VERSION})
+  ON CONFLICT(component) DO NOTHING;
+CREATE TABLE IF NOT EXISTS tokens(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL, groups TEXT NOT NULL,
+  secret_sha256 TEXT NOT NULL, scram_salt TEXT NOT NULL, scram_iterations INTEGER NOT NULL,
+  scram_stored_key TEXT NOT NULL, scram_server_key TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  revoked_at INTEGER, last_used_at INTEGER) STRICT;
+`;
+
+export interface TokenStoreOptions {
+  /** The store lives at `<dataDir>/airlock.db`; the directory is created (mode 0700) if missing. */
+  readonly dataDir: string;
+  /** Default for the `now` arguments. Default `Date.now`. */
+  readonly clock?: () => number;
+  /** How long writes (create, revoke) wait for another process's lock. Default 5000. */
+  readonly busyTimeoutMs?: number;
+}
+
+export interface CreateTokenInput {
+  /** The accountable human. */
+  readonly owner: string;
+  /** The agent or purpose. */
+  readonly name: string;
+  readonly groups?: readonly string[];
+  readonly ttlMs: number;
+  readonly now?: number;
+}
+
+interface TokenRow {
+  id: string;
+  name: string;
+  owner: string;
+  groups: string;
+  secret_sha256: string;
+  scram_salt: string;
+  scram_iterations: number;
+  scram_stored_key: string;
+  scram_server_key: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+/**
+ * The token id of a well-formed token, or undefined. Does not check that the token exists.
+ *
+ * @example
+ * parseTokenId('alk_abcdefghijkl_' + 'A'.repeat(43)); // 'abcdefghijkl'
+ */
+export function parseTokenId(token: unknown): string | undefined {
+  return parseToken(token)?.id;
+}
+
+function parseToken(token: unknown): { id: string; secret: string } | undefined {
+  if (typeof token !== 'string' || token.length !== TOKEN_LENGTH) return undefined;
+  const m = TOKEN_SHAPE.exec(token);
+  if (m === null) return undefined;
+  return { id: m[1]!, secret: m[2]! };
+}
+
+/**
+ * Computes a SCRAM-SHA-256 verifier (RFC 5802 section 3, RFC 7677) for a password.
+ *
+ * @example
+ * const v = scramVerifierFor(token, randomBytes(16), 4096);
+ */
+export function scramVerifierFor(
+  password: string,
+  salt: Buffer,
+  iterations: number,
+): ScramVerifier {
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  return {
+    salt: salt.toString('base64'),
+    iterations,
+    storedKey: createHash('sha256').update(clientKey).digest('base64'),
+    serverKey: createHmac('sha256', salted).update('Server Key').digest('base64'),
+  };
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function newTokenId(): string {
+  const n = randomBytes(8).readBigUInt64BE();
+  let id = '';
+  for (let i = 0; i < 12; i++) id += BASE32[Number((n >> BigInt(59 - 5 * i)) & 31n)];
+  return id;
+}
+
+function checkLabel(what: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_LABEL_LENGTH) {
+    throw new Error(`token ${what} must be 1 to ${MAX_LABEL_LENGTH} characters`);
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new Error(`token ${what} must not contain control characters`);
+  }
+  return value;
+}
+
+function checkInput(input: CreateTokenInput): void {
+  checkLabel('owner', input.owner);
+  checkLabel('name', input.name);
+  if (input.groups !== undefined) {
+    if (!Array.isArray(input.groups)) throw new Error('token groups must be a list');
+    for (const g of input.groups) checkLabel('group', g);
+  }
+  const ttl = input.ttlMs;
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TOKEN_TTL_MS) {
+    throw new Error('token ttl must be more than 0 and at most 366 days');
+  }
+}
+
+function toRecord(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    owner: row.owner,
+    groups: JSON.parse(row.groups) as string[],
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+/**
+ * Creates, verifies, lists and revokes tokens. Synchronous: lookups are by primary key and the
+ * gateway calls `verify` at connection time on the main thread.
+ *
+ * @example
+ * using store = new TokenStore({ dataDir: '.airlock' });
+ * const { token } = store.create({ owner: 'alice', name: 'claude-code', ttlMs: 8 * 3600_000 });
+ * store.verify(token); // { ok: true, token: { id, owner: 'alice', ... } }
+ */
+export class TokenStore {
+  readonly #db: DatabaseSync;
+  readonly #clock: () => number;
+  readonly #busyTimeoutMs: number;
+  readonly #byId: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #touch: StatementSync;
+  readonly #revoke: StatementSync;
+  readonly #all: StatementSync;
+
+  constructor(options: TokenStoreOptions) {
+    this.#clock = options.clock ?? Date.now;
+    this.#busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const path = join(options.dataDir, TOKEN_DB_FILE_NAME);
+    this.#db = new DatabaseSync(path, { timeout: this.#busyTimeoutMs });
+    try {
+      restrictMode(path);
+      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL');
+      this.#migrate();
+      this.#byId = this.#db.prepare('SELECT * FROM tokens WHERE id = ?');
+      this.#insert = this.#db.prepare(`INSERT INTO tokens(id, name, owner, groups, secret_sha256,
+        scram_salt, scram_iterations, scram_stored_key, scram_server_key, created_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      this.#touch = this.#db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?');
+      this.#revoke = this.#db.prepare(
+        'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+      );
+      this.#all = this.#db.prepare('SELECT * FROM tokens ORDER BY created_at, id');
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Creates a token. The returned `token` is the only copy of the secret: show it once.
+   * Throws an Error naming the invalid field (owner, name, group, ttl).
+   */
+  create(input: CreateTokenInput): { token: string; record: TokenRecord } {
+    checkInput(input);
+    const now = input.now ?? this.#clock();
+    const secret = randomBytes(32).toString('base64url');
+    const groups = JSON.stringify(input.groups ?? []);
+    for (let attempt = 0; ; attempt++) {
+      const id = newTokenId();
+      const token = `${TOKEN_PREFIX}${id}_${secret}`;
+      const v = scramVerifierFor(token, randomBytes(16), SCRAM_ITERATIONS);
+      const digest = sha256(secret).toString('hex');
+      const expiresAt = now + input.ttlMs;
+      try {
+        this.#insert.run(
+          id,
+          input.name,
+          input.owner,
+          groups,
+          digest,
+          v.salt,
+          v.iterations,
+          v.storedKey,
+          v.serverKey,
+          now,
+          expiresAt,
+        );
+      } catch (err) {
+        if (attempt < 3 && isConstraintError(err)) continue;
+        throw new Error('could not store the token', { cause: err });
+      }
+      return { token, record: this.get(id)! };
+    }
+  }
+
+  /**
+   * Checks a presented token: shape ('malformed', without touching the store), id ('unknown'),
+   * secret ('mismatch', constant-time), then 'revoked' and 'expired'. On success records the use
+   * (at most once a minute per token).
+   */
+  verify(token: string, now: number = this.#clock()): TokenCheck {
+    const parsed = parseToken(token);
+    if (parsed === undefined) return { ok: false, reason: 'malformed' };
+    const row = this.#row(parsed.id);
+    if (row === undefined) return { ok: false, reason: 'unknown', tokenId: parsed.id };
+    const stored = Buffer.from(row.secret_sha256, 'hex');
+    const presented = sha256(parsed.secret);
+    if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
+      return { ok: false, reason: 'mismatch', tokenId: row.id };
+    }
+    if (row.revoked_at !== null) return { ok: false, reason: 'revoked', tokenId: row.id };
+    if (now >= row.expires_at) return { ok: false, reason: 'expired', tokenId: row.id };
+    if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
+      if (this.#recordUse(row.id, now)) row.last_used_at = now;
+    }
+    return { ok: true, token: toRecord(row) };
+  }
+
+  get(id: string): TokenRecord | undefined {
+    const row = this.#row(id);
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /** The SCRAM-SHA-256 verifier of a token, whatever its status (check it after the proof). */
+  scramVerifier(id: string): ScramVerifier | undefined {
+    const row = this.#row(id);
+    if (row === undefined) return undefined;
+    return {
+      salt: row.scram_salt,
+      iterations: row.scram_iterations,
+      storedKey: row.scram_stored_key,
+      serverKey: row.scram_server_key,
+    };
+  }
+
+  /** Every token, oldest first. */
+  list(): TokenRecord[] {
+    return (this.#all.all() as unknown as TokenRow[]).map(toRecord);
+  }
+
+  /** Revokes a token. False when there is no such token or it was already revoked. */
+  revoke(id: string, now: number = this.#clock()): boolean {
+    return Number(this.#revoke.run(now, id).changes) > 0;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #row(id: string): TokenRow | undefined {
+    if (typeof id !== 'string' || id.length > 64) return undefined;
+    return this.#byId.get(id) as unknown as TokenRow | undefined;
+  }
+
+  /**
+   * `last_used_at` is advisory: it never waits for a lock (that would stall the event loop) and a
+   * failure to write it never fails authentication.
+   */
+  #recordUse(id: string, now: number): boolean {
+    try {
+      this.#db.exec('PRAGMA busy_timeout = 0');
+      this.#touch.run(now, id);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
+    }
+  }
+
+  #migrate(): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#db.exec(SCHEMA);
+      const row = this.#db
+        .prepare("SELECT version FROM schema_meta WHERE component = 'tokens'")
+        .get();
+      if (row?.version !== SCHEMA_VERSION) {
+        throw new Error(`unsupported token store schema version ${String(row?.version)}`);
+      }
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
+
+function isConstraintError(err: unknown): boolean {
+  return (err as { errcode?: number }).errcode === 1555 || /UNIQUE constraint/.test(String(err));
+}
+
+/** The file holds verifiers: keep it private to the gateway's user (best effort). */
+function restrictMode(path: string): void {
+  try {
+    chmodSync(path, 0o600);
+  } catch {
+    // A file we cannot chmod is still usable; the directory is created 0700.
+  }
+}
