@@ -29,23 +29,27 @@ function digest(file) {
   return existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : 'none';
 }
 
-/** Runs `npm ci` in dir when its lockfile differs from the one last installed there. */
+/**
+ * Runs `npm install` (which honours the lockfile; `npm ci` trips over the lockfile's entries for
+ * other platforms' optional packages in npm 11.19) in dir when its lockfile changed since the last
+ * install there. npm's output goes to stderr so that stdout stays the command's own.
+ */
 function ensureInstalled(dir, label) {
   const lock = join(dir, 'package-lock.json');
   const stampFile = join(dir, 'node_modules', '.airlock-install-stamp');
   const want = digest(lock);
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === want) return;
   process.stderr.write(`airlock bootstrap: installing ${label}...\n`);
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: dir,
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 2, 2],
   });
   if (r.status !== 0) {
-    process.stderr.write(`airlock bootstrap: 'npm ci' failed in ${dir}\n`);
+    process.stderr.write(`airlock bootstrap: 'npm install' failed in ${dir}\n`);
     process.exit(r.status ?? 1);
   }
-  writeFileSync(stampFile, want);
+  writeFileSync(stampFile, digest(lock));
 }
 
 ensureInstalled(toolsDir, 'Node 24 into tools/');

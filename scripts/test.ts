@@ -17,8 +17,7 @@ if (only.length === 0) {
   run('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.']);
   run('lint', process.execPath, ['node_modules/@biomejs/biome/bin/biome', 'ci', '.']);
 }
-const files =
-  only.length > 0 ? only : globSync(['src/**/*.test.ts', 'test/**/*.test.ts']).sort();
+const files = only.length > 0 ? only : globSync(['src/**/*.test.ts', 'test/**/*.test.ts']).sort();
 process.stdout.write(`\n== tests (${files.length} files)\n`);
 const r = spawnSync(
   process.execPath,

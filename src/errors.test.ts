@@ -5,7 +5,10 @@ import { ERROR_CODES, GatewayError, toGatewayError } from './errors.ts';
 
 const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 const documented = new Map(
-  [...doc.matchAll(/^\| `(GW_[A-Z_]+)` \| (\w+) \|/gm)].map((m) => [m[1] as string, m[2] as string]),
+  [...doc.matchAll(/^\| `(GW_[A-Z_]+)` \| (\w+) \|/gm)].map((m) => [
+    m[1] as string,
+    m[2] as string,
+  ]),
 );
 
 describe('error catalogue', () => {
@@ -16,7 +19,8 @@ describe('error catalogue', () => {
   });
 
   it('documents no code that does not exist', () => {
-    for (const code of documented.keys()) assert.ok(code in ERROR_CODES, `${code} is stale in docs`);
+    for (const code of documented.keys())
+      assert.ok(code in ERROR_CODES, `${code} is stale in docs`);
   });
 
   it('never lets a foreign error message reach the client', () => {

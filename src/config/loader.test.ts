@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import { ConfigError, loadConfig, parseConfig } from './loader.ts';
 
 const VALID = `
@@ -46,20 +46,27 @@ describe('config loader', () => {
   });
 
   it('names the missing environment variable and the key', () => {
-    assert.deepEqual(problems(VALID, {}), ['connections[0].password: environment variable CLINIC_PW is not set']);
+    assert.deepEqual(problems(VALID, {}), [
+      'connections[0].password: environment variable CLINIC_PW is not set',
+    ]);
   });
 
   it('reads secrets from files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-cfg-'));
     writeFileSync(join(dir, 'pw'), 'from-file\n');
-    const cfg = parseConfig(VALID.replace('${env:CLINIC_PW}', `\${file:${join(dir, 'pw')}}`), 't', {});
+    const cfg = parseConfig(
+      VALID.replace(`\${env:CLINIC_PW}`, `\${file:${join(dir, 'pw')}}`),
+      't',
+      {},
+    );
     assert.equal(cfg.connections[0]?.password.reveal(), 'from-file');
   });
 
   it('names the key and the reason for schema errors', () => {
-    assert.deepEqual(problems(VALID.replace('host: db.internal', 'host: db.internal\n    port: "nope"')), [
-      'connections[0].port: Invalid input: expected number, received string',
-    ]);
+    assert.deepEqual(
+      problems(VALID.replace('host: db.internal', 'host: db.internal\n    port: "nope"')),
+      ['connections[0].port: Invalid input: expected number, received string'],
+    );
     const p = problems(VALID.replace('127.0.0.1:15432', 'localhost'));
     assert.match(p[0] ?? '', /^listen\.postgres: expected host:port/);
     const unknown = problems(`${VALID}\nlisen: {}\n`);
@@ -68,8 +75,13 @@ describe('config loader', () => {
 
   it('rejects duplicate connection names and unknown connection types', () => {
     const conn = VALID.split('connections:\n')[1] ?? '';
-    assert.deepEqual(problems(VALID + conn), ['connections[1].name: duplicate connection "clinic"']);
-    assert.match(problems(VALID.replace('type: postgres', 'type: mongodb'))[0] ?? '', /^connections\[0\]\.type/);
+    assert.deepEqual(problems(VALID + conn), [
+      'connections[1].name: duplicate connection "clinic"',
+    ]);
+    assert.match(
+      problems(VALID.replace('type: postgres', 'type: mongodb'))[0] ?? '',
+      /^connections\[0\]\.type/,
+    );
   });
 
   it('reports YAML syntax errors', () => {

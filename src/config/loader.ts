@@ -32,7 +32,9 @@ export function loadConfig(path: string, env = process.env): AirlockConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? err}`]);
+    throw new ConfigError(path, [
+      `cannot read file: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    ]);
   }
   const cfg = parseConfig(text, path, env);
   return { ...cfg, data_dir: resolve(dirname(path), cfg.data_dir) };

@@ -7,15 +7,21 @@ import { Secret } from './secret.ts';
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:15432');
+  .regex(
+    /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+    'expected host:port, e.g. 127.0.0.1:15432',
+  );
 
 const name = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - (max 63), starting alphanumeric');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+    'letters, digits, _ . - (max 63), starting alphanumeric',
+  );
 
-const secret = z.union([z.string(), z.instanceof(Secret)]).transform((v) =>
-  v instanceof Secret ? v : new Secret(v),
-);
+const secret = z
+  .union([z.string(), z.instanceof(Secret)])
+  .transform((v) => (v instanceof Secret ? v : new Secret(v)));
 
 export const postgresConnectionSchema = z.strictObject({
   name,
@@ -49,10 +55,19 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Accept the token as a cleartext password on a connection without TLS. */
       allow_cleartext_without_tls: z.boolean().default(false),
-      max_message_bytes: z.number().int().min(1024).max(1_073_741_824).default(64 * 1024 * 1024),
+      max_message_bytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1_073_741_824)
+        .default(64 * 1024 * 1024),
       startup_timeout_ms: z.number().int().positive().default(15_000),
     })
-    .default({ allow_cleartext_without_tls: false, max_message_bytes: 64 * 1024 * 1024, startup_timeout_ms: 15_000 }),
+    .default({
+      allow_cleartext_without_tls: false,
+      max_message_bytes: 64 * 1024 * 1024,
+      startup_timeout_ms: 15_000,
+    }),
   audit: z
     .strictObject({
       /** `full` flushes every group commit to disk (fsync); `normal` survives a process crash. */

@@ -108,7 +108,13 @@ function listen(server: Server, hostPort: string): Promise<{ host: string; port:
   const port = Number(hostPort.slice(at + 1));
   return new Promise((resolve, reject) => {
     server.once('error', (err) =>
-      reject(new GatewayError('GW_CONFIG_INVALID', `listen ${hostPort}: ${(err as NodeJS.ErrnoException).code}`, { cause: err })),
+      reject(
+        new GatewayError(
+          'GW_CONFIG_INVALID',
+          `listen ${hostPort}: ${(err as NodeJS.ErrnoException).code}`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen({ host, port }, () => {
       const a = server.address() as AddressInfo;

@@ -38,7 +38,9 @@ function material(certFile: string, keyFile: string): TlsMaterial {
     });
     return { context, certFile };
   } catch (err) {
-    throw new GatewayError('GW_CONFIG_INVALID', `tls: cannot load certificate ${certFile}`, { cause: err });
+    throw new GatewayError('GW_CONFIG_INVALID', `tls: cannot load certificate ${certFile}`, {
+      cause: err,
+    });
   }
 }
 

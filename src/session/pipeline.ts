@@ -58,7 +58,11 @@ export class SessionPipeline {
     }
     if (decision.action === 'deny') {
       ctx.stats.denied++;
-      return { action: 'deny', commandId, error: new GatewayError('GW_POLICY_DENIED', decision.message) };
+      return {
+        action: 'deny',
+        commandId,
+        error: new GatewayError('GW_POLICY_DENIED', decision.message),
+      };
     }
     return { action: 'allow', commandId };
   }

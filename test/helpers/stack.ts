@@ -12,7 +12,10 @@ import type { PolicyEngine } from '../../src/policy/policy.ts';
 import { type Gateway, startGateway } from '../../src/server/gateway.ts';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.ts';
 
-export const SAMPLE_SQL = readFileSync(new URL('../../src/demo/sample-data.sql', import.meta.url), 'utf8');
+export const SAMPLE_SQL = readFileSync(
+  new URL('../../src/demo/sample-data.sql', import.meta.url),
+  'utf8',
+);
 
 export interface Stack extends AsyncDisposable {
   readonly pg: LocalPostgres;
@@ -58,7 +61,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'airlock-it-'));
   const yaml = (opts.yaml ?? defaultYaml)({ pgPort: pg.port });
   const cfg = parseConfig(yaml, 'test', { ...process.env, CLINIC_DB_PASSWORD: dbPassword });
-  const logger = opts.logger ?? (process.env.GW_DEBUG ? createLogger({ level: 'debug' }) : silentLogger);
+  const logger =
+    opts.logger ?? (process.env.GW_DEBUG ? createLogger({ level: 'debug' }) : silentLogger);
   const gw = await startGateway(
     { ...cfg, data_dir: dataDir },
     { logger, ...(opts.policy ? { policy: opts.policy } : {}) },
@@ -71,7 +75,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ttlMs: 3_600_000,
   });
   const conninfo = (extra: Record<string, string> = {}): string => {
-    const params = { host: '127.0.0.1', port: String(port), dbname: 'clinic', user: 'agent', sslmode: 'require', password: token, ...extra };
+    const params = {
+      host: '127.0.0.1',
+      port: String(port),
+      dbname: 'clinic',
+      user: 'agent',
+      sslmode: 'require',
+      password: token,
+      ...extra,
+    };
     return Object.entries(params)
       .map(([k, v]) => `${k}='${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
       .join(' ');

@@ -26,7 +26,11 @@ async function commands(filter: { text?: string } = {}): Promise<CommandRecord[]
   return filter.text ? all.filter((c) => textOf(c).includes(filter.text as string)) : all;
 }
 
-const textOf = (c: CommandRecord): string => String((c.request.command as { text?: string })?.text ?? '');
+const errorCode = (c: CommandRecord | undefined): string | undefined =>
+  (c?.outcome?.error as { code?: string } | undefined)?.code;
+
+const textOf = (c: CommandRecord): string =>
+  String((c.request.command as { text?: string })?.text ?? '');
 
 function client(extra: Partial<pg.ClientConfig> = {}): pg.Client {
   return new pg.Client({
@@ -42,7 +46,11 @@ function client(extra: Partial<pg.ClientConfig> = {}): pg.Client {
 
 describe('psql through the gateway', () => {
   it('queries the sample data over TLS and the statement is audited with identity and owner', async () => {
-    const r = await stack.psql(['-At', '-c', 'SELECT count(*) FROM patients WHERE id > 0 /* psql-count */']);
+    const r = await stack.psql([
+      '-At',
+      '-c',
+      'SELECT count(*) FROM patients WHERE id > 0 /* psql-count */',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(Number(r.stdout.trim()) >= 20);
     const [rec] = await commands({ text: 'psql-count' });
@@ -57,19 +65,25 @@ describe('psql through the gateway', () => {
   });
 
   it('records a multi-statement query with every tag, and an error in the middle', async () => {
-    const r = await stack.psql(['-c', 'SELECT 1 /* multi */; SELECT 2; SELECT * FROM no_such_table; SELECT 3']);
+    const r = await stack.psql([
+      '-c',
+      'SELECT 1 /* multi */; SELECT 2; SELECT * FROM no_such_table; SELECT 3',
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /no_such_table/);
     const [rec] = await commands({ text: '/* multi */' });
     assert.equal(rec?.outcome?.outcome, 'error');
     assert.deepEqual(rec?.outcome?.tags, ['SELECT 1', 'SELECT 1']);
-    assert.equal((rec?.outcome?.error as { code: string }).code, '42P01');
+    assert.equal(errorCode(rec), '42P01');
   });
 
   it('passes application_name through to the ledger and upstream', async () => {
-    const r = await stack.psql(['-At', '-c', 'SELECT current_setting($$application_name$$) /* appname */'], {
-      env: { PGAPPNAME: 'copilot-agent' },
-    });
+    const r = await stack.psql(
+      ['-At', '-c', 'SELECT current_setting($$application_name$$) /* appname */'],
+      {
+        env: { PGAPPNAME: 'copilot-agent' },
+      },
+    );
     assert.equal(r.stdout.trim(), 'copilot-agent');
     const started = await stack.gw.ledger.query({ types: ['session.started'] });
     assert.ok(started.some((e) => e.data.applicationName === 'copilot-agent'));
@@ -78,18 +92,32 @@ describe('psql through the gateway', () => {
   it('runs COPY FROM STDIN and COPY TO STDOUT', async () => {
     const input = 'id,code\n1,alpha\n2,beta\n3,gamma\n';
     const r = await stack.psql(
-      ['-q', '-c', 'CREATE TEMP TABLE t(id int, code text)', '-c', "\\copy t FROM STDIN WITH (FORMAT csv, HEADER)", '-c', 'COPY (SELECT * FROM t ORDER BY id) TO STDOUT'],
+      [
+        '-q',
+        '-c',
+        'CREATE TEMP TABLE t(id int, code text)',
+        '-c',
+        '\\copy t FROM STDIN WITH (FORMAT csv, HEADER)',
+        '-c',
+        'COPY (SELECT * FROM t ORDER BY id) TO STDOUT',
+      ],
       { input },
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '1\talpha\n2\tbeta\n3\tgamma\n');
     const recs = await commands({ text: 'COPY' });
-    assert.ok(recs.some((c) => (c.outcome?.tags as string[] | undefined)?.includes("COPY 3")));
+    assert.ok(recs.some((c) => (c.outcome?.tags as string[] | undefined)?.includes('COPY 3')));
   });
 
   it('cancels a running statement with Ctrl-C (CancelRequest mapped upstream)', async () => {
     const { spawn } = await import('node:child_process');
-    const psql = spawn('psql', ['-X', '-d', stack.conninfo(), '-c', 'SELECT pg_sleep(30) /* cancel-me */']);
+    const psql = spawn('psql', [
+      '-X',
+      '-d',
+      stack.conninfo(),
+      '-c',
+      'SELECT pg_sleep(30) /* cancel-me */',
+    ]);
     let stderr = '';
     psql.stderr.on('data', (d) => {
       stderr += d;
@@ -100,7 +128,7 @@ describe('psql through the gateway', () => {
     const r = { stderr };
     assert.match(r.stderr, /canceling statement due to user request/);
     const [rec] = await commands({ text: 'cancel-me' });
-    assert.equal((rec?.outcome?.error as { code: string } | undefined)?.code, '57014');
+    assert.equal(errorCode(rec), '57014');
   });
 });
 
@@ -108,7 +136,13 @@ describe('authentication', () => {
   it('refuses a bad token with 28000 and records the failure without the token', async () => {
     const r = await stack.psql(['-c', 'SELECT 1'], {});
     assert.equal(r.code, 0);
-    const bad = await run('psql', ['-X', '-d', stack.conninfo({ password: 'alk_aaaaaaaaaaaa_notavalidsecret' }), '-c', 'SELECT 1']);
+    const bad = await run('psql', [
+      '-X',
+      '-d',
+      stack.conninfo({ password: 'alk_aaaaaaaaaaaa_notavalidsecret' }),
+      '-c',
+      'SELECT 1',
+    ]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /authentication failed/);
     const failed = await stack.gw.ledger.query({ types: ['auth.failed'] });
@@ -117,25 +151,58 @@ describe('authentication', () => {
   });
 
   it('refuses revoked and expired tokens', async () => {
-    const { token, record } = stack.gw.tokens.create({ owner: 'x@example.com', name: 'short', groups: [], ttlMs: 60_000 });
-    const ok = await run('psql', ['-X', '-At', '-d', stack.conninfo({ password: token }), '-c', 'SELECT 1']);
+    const { token, record } = stack.gw.tokens.create({
+      owner: 'x@example.com',
+      name: 'short',
+      groups: [],
+      ttlMs: 60_000,
+    });
+    const ok = await run('psql', [
+      '-X',
+      '-At',
+      '-d',
+      stack.conninfo({ password: token }),
+      '-c',
+      'SELECT 1',
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     stack.gw.tokens.revoke(record.id);
-    const revoked = await run('psql', ['-X', '-d', stack.conninfo({ password: token }), '-c', 'SELECT 1']);
+    const revoked = await run('psql', [
+      '-X',
+      '-d',
+      stack.conninfo({ password: token }),
+      '-c',
+      'SELECT 1',
+    ]);
     assert.notEqual(revoked.code, 0);
     const failed = await stack.gw.ledger.query({ types: ['auth.failed'] });
-    assert.ok(failed.some((e) => e.data.reason === 'token revoked' && e.data.tokenId === record.id));
+    assert.ok(
+      failed.some((e) => e.data.reason === 'token revoked' && e.data.tokenId === record.id),
+    );
   });
 
   it('requires TLS for a cleartext token, with a clear message', async () => {
-    const r = await run('psql', ['-X', '-d', stack.conninfo({ sslmode: 'disable' }), '-c', 'SELECT 1']);
+    const r = await run('psql', [
+      '-X',
+      '-d',
+      stack.conninfo({ sslmode: 'disable' }),
+      '-c',
+      'SELECT 1',
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /TLS/);
   });
 
   it('authenticates with SCRAM-SHA-256 when the user is the token id (no TLS, token never sent)', async () => {
     const id = stack.token.split('_')[1] as string;
-    const r = await run('psql', ['-X', '-At', '-d', stack.conninfo({ sslmode: 'disable', user: id }), '-c', 'SELECT 42']);
+    const r = await run('psql', [
+      '-X',
+      '-At',
+      '-d',
+      stack.conninfo({ sslmode: 'disable', user: id }),
+      '-c',
+      'SELECT 42',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), '42');
     const c = client({ ssl: false, user: id });
@@ -145,9 +212,21 @@ describe('authentication', () => {
   });
 
   it('does not say whether a connection exists before authentication', async () => {
-    const r = await run('psql', ['-X', '-d', stack.conninfo({ dbname: 'nope', password: 'bad' }), '-c', 'SELECT 1']);
+    const r = await run('psql', [
+      '-X',
+      '-d',
+      stack.conninfo({ dbname: 'nope', password: 'bad' }),
+      '-c',
+      'SELECT 1',
+    ]);
     assert.match(r.stderr, /authentication failed/);
-    const ok = await run('psql', ['-X', '-d', stack.conninfo({ dbname: 'nope' }), '-c', 'SELECT 1']);
+    const ok = await run('psql', [
+      '-X',
+      '-d',
+      stack.conninfo({ dbname: 'nope' }),
+      '-c',
+      'SELECT 1',
+    ]);
     assert.match(ok.stderr, /connection "nope" does not exist/);
   });
 });
@@ -157,7 +236,11 @@ describe('node-postgres through the gateway', () => {
     const c = client();
     await c.connect();
     try {
-      const q = { name: 'by-mrn', text: 'SELECT first_name FROM patients WHERE mrn = $1 /* prep */', values: ['MRN-000000'] };
+      const q = {
+        name: 'by-mrn',
+        text: 'SELECT first_name FROM patients WHERE mrn = $1 /* prep */',
+        values: ['MRN-000000'],
+      };
       await c.query(q);
       await c.query({ ...q, values: ['MRN-999999'] });
       const res = await c.query('SELECT $1::int + $2::int AS sum /* unnamed */', [2, 3]);
@@ -168,10 +251,15 @@ describe('node-postgres through the gateway', () => {
     const recs = await commands({ text: '/* prep */' });
     assert.equal(recs.length, 2);
     assert.deepEqual(
-      recs.map((r) => (r.request.command as { params: { value: string }[] }).params.map((p) => p.value)),
+      recs.map((r) =>
+        (r.request.command as { params: { value: string }[] }).params.map((p) => p.value),
+      ),
       [['MRN-000000'], ['MRN-999999']],
     );
-    assert.equal((recs[0]?.request.command as { statementName: string }).statementName, 'by-mrn');
+    assert.equal(
+      (recs[0]?.request.command as { statementName?: string } | undefined)?.statementName,
+      'by-mrn',
+    );
     const [sum] = await commands({ text: '/* unnamed */' });
     assert.equal(sum?.outcome?.rows, 1);
   });
@@ -195,7 +283,7 @@ describe('node-postgres through the gateway', () => {
     }
     const [two] = await commands({ text: 'pipe-2' });
     assert.equal(two?.outcome?.outcome, 'error');
-    assert.equal((two?.outcome?.error as { code: string }).code, '22012');
+    assert.equal(errorCode(two), '22012');
   });
 
   it('handles a transaction with writes and reports rows affected', async () => {
@@ -204,7 +292,10 @@ describe('node-postgres through the gateway', () => {
     try {
       await c.query('BEGIN');
       await c.query('CREATE TEMP TABLE w(id int)');
-      const ins = await c.query('INSERT INTO w SELECT generate_series(1, $1::int) /* insert-many */', [25]);
+      const ins = await c.query(
+        'INSERT INTO w SELECT generate_series(1, $1::int) /* insert-many */',
+        [25],
+      );
       assert.equal(ins.rowCount, 25);
       await c.query('COMMIT');
     } finally {
@@ -218,7 +309,9 @@ describe('node-postgres through the gateway', () => {
     const c = client();
     await c.connect();
     try {
-      const r = await c.query("SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 50000) g /* big */");
+      const r = await c.query(
+        "SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 50000) g /* big */",
+      );
       assert.equal(r.rowCount, 50000);
     } finally {
       await c.end();
@@ -236,7 +329,11 @@ describe('pgbench through the gateway', () => {
     const init = await run('pgbench', [...base, '-i', '-s', '1', '-q', 'clinic'], { env });
     assert.equal(init.code, 0, init.stderr);
     for (const mode of ['simple', 'prepared']) {
-      const r = await run('pgbench', [...base, '-n', '-S', '-c', '4', '-t', '50', '-M', mode, 'clinic'], { env });
+      const r = await run(
+        'pgbench',
+        [...base, '-n', '-S', '-c', '4', '-t', '50', '-M', mode, 'clinic'],
+        { env },
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /number of transactions actually processed: 200\/200/);
     }
@@ -248,7 +345,13 @@ describe('pgbench through the gateway', () => {
 describe('malformed clients', () => {
   it('ends a session that sends garbage with 08P01 and keeps serving others', async () => {
     const reply = await rawExchange((s) => {
-      s.write(encodeStartup({ type: 'StartupMessage', protocolVersion: 196608, parameters: { user: 'x', database: 'clinic' } }));
+      s.write(
+        encodeStartup({
+          type: 'StartupMessage',
+          protocolVersion: 196608,
+          parameters: { user: 'x', database: 'clinic' },
+        }),
+      );
       s.write(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]));
     });
     assert.match(reply, /08P01|28000/);

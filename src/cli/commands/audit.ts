@@ -47,8 +47,13 @@ function filterOf(flags: Record<string, string | boolean | undefined>): AuditFil
 }
 
 function line(r: CommandRecord): string {
-  const who = r.actor ? `${r.actor.identity}${r.actor.owner ? ` (owner ${r.actor.owner})` : ''}` : '-';
-  const text = String((r.request.command as { text?: unknown } | undefined)?.text ?? '').replace(/\s+/g, ' ');
+  const who = r.actor
+    ? `${r.actor.identity}${r.actor.owner ? ` (owner ${r.actor.owner})` : ''}`
+    : '-';
+  const text = String((r.request.command as { text?: unknown } | undefined)?.text ?? '').replace(
+    /\s+/g,
+    ' ',
+  );
   const o = r.outcome;
   const result = o
     ? `${o.outcome}${o.error ? ` ${(o.error as { code: string }).code}` : ''} rows=${o.rows} ${o.durationMs}ms`

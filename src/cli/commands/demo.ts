@@ -30,7 +30,11 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function withPostgres(pg: LocalPostgres, dir: string, portFlag: string | undefined): Promise<number> {
+async function withPostgres(
+  pg: LocalPostgres,
+  dir: string,
+  portFlag: string | undefined,
+): Promise<number> {
   const password = randomBytes(18).toString('base64url');
   await pg.createRole('clinic_app', password);
   await pg.createDatabase('clinic', 'clinic_app');
@@ -89,11 +93,15 @@ connections:
 }
 
 function banner(port: number, token: string, configFile: string): void {
-  const rel = configFile.startsWith(process.cwd()) ? configFile.slice(process.cwd().length + 1) : configFile;
+  const rel = configFile.startsWith(process.cwd())
+    ? configFile.slice(process.cwd().length + 1)
+    : configFile;
   out('');
   out('Airlock demo is running. Connect through the gateway (the password is your Airlock token):');
   out('');
-  out(`  psql "host=127.0.0.1 port=${port} dbname=clinic user=demo sslmode=require password=${token}"`);
+  out(
+    `  psql "host=127.0.0.1 port=${port} dbname=clinic user=demo sslmode=require password=${token}"`,
+  );
   out('');
   out('Try:  SELECT mrn, first_name, last_name, date_of_birth FROM patients LIMIT 5;');
   out('Then see what was recorded, in another terminal:');

@@ -25,7 +25,10 @@ async function create(argv: string[]): Promise<number> {
     ttl: { type: 'string' },
   });
   const cfg = config(flags);
-  const groups = (str(flags, 'groups') ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+  const groups = (str(flags, 'groups') ?? '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
   const ttlMs = parseDuration(str(flags, 'ttl') ?? '8h');
   const tokens = new TokenStore({ dataDir: cfg.data_dir });
   try {
@@ -64,7 +67,16 @@ async function list(argv: string[]): Promise<number> {
     for (const t of rows) {
       const status = t.revokedAt ? 'revoked' : t.expiresAt <= now ? 'expired' : 'active';
       out(
-        [t.id, t.owner, t.name, t.groups.join(',') || '-', iso(t.createdAt), t.lastUsedAt ? iso(t.lastUsedAt) : '-', iso(t.expiresAt), status].join('\t'),
+        [
+          t.id,
+          t.owner,
+          t.name,
+          t.groups.join(',') || '-',
+          iso(t.createdAt),
+          t.lastUsedAt ? iso(t.lastUsedAt) : '-',
+          iso(t.expiresAt),
+          status,
+        ].join('\t'),
       );
     }
     return 0;

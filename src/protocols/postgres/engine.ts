@@ -65,7 +65,6 @@ interface Accepted {
   readonly tls: boolean;
 }
 
-
 /**
  * @example
  * const engine = new PostgresEngine(deps);
@@ -149,7 +148,10 @@ export class PostgresEngine {
     }
   }
 
-  #checkStartup(m: Extract<StartupPhaseMessage, { type: 'StartupMessage' }>, ctx: SessionContext): void {
+  #checkStartup(
+    m: Extract<StartupPhaseMessage, { type: 'StartupMessage' }>,
+    ctx: SessionContext,
+  ): void {
     if (this.#shuttingDown) {
       throw new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the gateway is shutting down');
     }
@@ -158,7 +160,10 @@ export class PostgresEngine {
       throw new GatewayError('GW_PROTOCOL_UNSUPPORTED', 'only protocol version 3.0 is supported');
     }
     if (m.parameters.replication !== undefined && m.parameters.replication !== 'false') {
-      throw new GatewayError('GW_PROTOCOL_UNSUPPORTED', 'replication connections are not supported');
+      throw new GatewayError(
+        'GW_PROTOCOL_UNSUPPORTED',
+        'replication connections are not supported',
+      );
     }
     ctx.applicationName = m.parameters.application_name?.slice(0, 128);
   }
@@ -205,8 +210,14 @@ export class PostgresEngine {
     ctx.identity = auth.identity;
     const conn = this.#connection(a.parameters.database);
     if (!conn) {
-      await this.#deps.pipeline.onAuthFailed(ctx, { reason: 'unknown connection', database: a.parameters.database ?? '' });
-      throw new GatewayError('GW_CONNECTION_UNKNOWN', `connection "${a.parameters.database ?? ''}" does not exist`);
+      await this.#deps.pipeline.onAuthFailed(ctx, {
+        reason: 'unknown connection',
+        database: a.parameters.database ?? '',
+      });
+      throw new GatewayError(
+        'GW_CONNECTION_UNKNOWN',
+        `connection "${a.parameters.database ?? ''}" does not exist`,
+      );
     }
     ctx.connection = conn;
     await this.#deps.pipeline.onSessionStart(ctx);
@@ -233,7 +244,10 @@ export class PostgresEngine {
   ): Promise<void> {
     if (a.messages.pending > 0) {
       up.socket.destroy();
-      throw new GatewayError('GW_PROTOCOL_UNEXPECTED_MESSAGE', 'message sent before authentication completed');
+      throw new GatewayError(
+        'GW_PROTOCOL_UNEXPECTED_MESSAGE',
+        'message sent before authentication completed',
+      );
     }
     a.messages.detach();
     const key = this.#cancels.issue(ctx.id, conn, up.processId, up.secretKey);
@@ -250,7 +264,11 @@ export class PostgresEngine {
     const closed = new Promise<void>((r) => {
       closedResolve = r;
     });
-    this.#deps.sessions.add({ ctx, closed, terminate: (e) => relay.close(`terminated: ${e.code}`, e) });
+    this.#deps.sessions.add({
+      ctx,
+      closed,
+      terminate: (e) => relay.close(`terminated: ${e.code}`, e),
+    });
     const leftover = a.parser.drain();
     const running = relay.run();
     if (leftover.length > 0) a.stream.unshift(Buffer.from(leftover));
@@ -284,7 +302,8 @@ export class PostgresEngine {
   async #password(_ctx: SessionContext, a: Accepted): Promise<string> {
     const payload = await this.#nextPasswordMessage(a);
     const password = decodePassword(payload);
-    if (password === '') throw new GatewayError('GW_AUTH_PASSWORD_MISSING', 'a token is required as the password');
+    if (password === '')
+      throw new GatewayError('GW_AUTH_PASSWORD_MISSING', 'a token is required as the password');
     return password;
   }
 
@@ -296,7 +315,11 @@ export class PostgresEngine {
     return message.payload;
   }
 
-  async #scram(a: Accepted, tokenId: string, verifier: ReturnType<Authenticator['scramVerifier']>): Promise<AuthResult> {
+  async #scram(
+    a: Accepted,
+    tokenId: string,
+    verifier: ReturnType<Authenticator['scramVerifier']>,
+  ): Promise<AuthResult> {
     const server = new ScramServer(verifier);
     a.stream.write(encodeAuthenticationSASL([SCRAM_SHA_256]));
     const initial = decodeSASLInitialResponse(await this.#nextPasswordMessage(a));
@@ -339,7 +362,10 @@ function authError(reason: string): GatewayError {
   return new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
 }
 
-function authFailure(auth: Extract<AuthResult, { ok: false }>, a: Accepted): Record<string, unknown> {
+function authFailure(
+  auth: Extract<AuthResult, { ok: false }>,
+  a: Accepted,
+): Record<string, unknown> {
   return {
     reason: auth.reason,
     ...(auth.tokenId ? { tokenId: auth.tokenId } : {}),
@@ -347,4 +373,3 @@ function authFailure(auth: Extract<AuthResult, { ok: false }>, a: Accepted): Rec
     tls: a.tls,
   };
 }
-

@@ -100,7 +100,8 @@ export class Relay {
   close(reason: string, error?: GatewayError): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (error && this.#client.writable) this.#client.write(encodeGatewayError(error, { fatal: true }));
+    if (error && this.#client.writable)
+      this.#client.write(encodeGatewayError(error, { fatal: true }));
     if (this.#upstream.writable) this.#upstream.end(TERMINATE);
     this.#client.end();
     setTimeout(() => {
@@ -120,7 +121,10 @@ export class Relay {
       for (const m of msgs) this.#inbox.push(m);
     } catch (err) {
       const ge = toGatewayError(err, this.#ctx.id);
-      this.#log.warn('malformed client message; ending session', { session: this.#ctx.id, code: ge.code });
+      this.#log.warn('malformed client message; ending session', {
+        session: this.#ctx.id,
+        code: ge.code,
+      });
       this.close(`protocol error: ${ge.code}`, ge);
       return;
     }
@@ -156,7 +160,8 @@ export class Relay {
 
   #maybeResumeClient(): void {
     const backlog = this.#inbox.length - this.#inboxHead;
-    if (backlog <= INBOX_HIGH_WATER && this.#upstream.writableLength < 1 << 20) this.#client.resume();
+    if (backlog <= INBOX_HIGH_WATER && this.#upstream.writableLength < 1 << 20)
+      this.#client.resume();
   }
 
   /** Messages that are forwarded without a verdict (they do not run anything by themselves). */
@@ -241,7 +246,9 @@ export class Relay {
     if (out.length === 0) return;
     this.#outbox = [];
     const ok =
-      out.length === 1 ? this.#upstream.write(out[0] as Uint8Array) : this.#upstream.write(Buffer.concat(out));
+      out.length === 1
+        ? this.#upstream.write(out[0] as Uint8Array)
+        : this.#upstream.write(Buffer.concat(out));
     if (!ok) this.#client.pause();
   }
 
@@ -265,7 +272,8 @@ export class Relay {
 
   #portalOf(msg: Extract<FrontendMessage, { type: 'Bind' }>): Portal {
     const text =
-      this.#statements.get(msg.statement) ?? `EXECUTE ${JSON.stringify(msg.statement)} -- prepared elsewhere`;
+      this.#statements.get(msg.statement) ??
+      `EXECUTE ${JSON.stringify(msg.statement)} -- prepared elsewhere`;
     const params = msg.params.map((v, i) => this.#param(v, msg.paramFormats, i));
     return { text, statementName: msg.statement, params };
   }
@@ -307,7 +315,10 @@ export class Relay {
       batch = this.#fromUpstream.push(chunk);
     } catch (err) {
       this.#log.error('malformed upstream message', { session: this.#ctx.id, err });
-      this.close('upstream protocol error', new GatewayError('GW_UPSTREAM_CLOSED', 'the database sent a malformed message'));
+      this.close(
+        'upstream protocol error',
+        new GatewayError('GW_UPSTREAM_CLOSED', 'the database sent a malformed message'),
+      );
       return;
     }
     const { buf, frames } = batch;
@@ -322,7 +333,10 @@ export class Relay {
     }
     if (batch.complete === 0) return;
     parts.push(buf.subarray(from, batch.complete));
-    const ok = parts.length === 1 ? this.#client.write(parts[0] as Uint8Array) : this.#client.write(Buffer.concat(parts));
+    const ok =
+      parts.length === 1
+        ? this.#client.write(parts[0] as Uint8Array)
+        : this.#client.write(Buffer.concat(parts));
     if (!ok) this.#upstream.pause();
   }
 

@@ -59,7 +59,12 @@ export class ScramClient {
     if (!nonce.startsWith(this.#nonce) || nonce.length === this.#nonce.length) {
       throw new Error('SCRAM server nonce does not extend the client nonce');
     }
-    if (!Number.isInteger(iterations) || iterations < 1 || iterations > 10_000_000 || salt.length === 0) {
+    if (
+      !Number.isInteger(iterations) ||
+      iterations < 1 ||
+      iterations > 10_000_000 ||
+      salt.length === 0
+    ) {
       throw new Error('SCRAM server-first-message is invalid');
     }
     const salted = pbkdf2Sync(this.#password.normalize('NFKC'), salt, iterations, 32, 'sha256');
@@ -144,6 +149,8 @@ export class ScramServer {
 
 /** md5 password hashing as PostgreSQL's AuthenticationMD5Password expects. */
 export function md5Password(user: string, password: string, salt: Uint8Array): string {
-  const inner = createHash('md5').update(password + user).digest('hex');
+  const inner = createHash('md5')
+    .update(password + user)
+    .digest('hex');
   return `md5${createHash('md5').update(inner).update(salt).digest('hex')}`;
 }

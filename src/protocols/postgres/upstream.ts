@@ -76,7 +76,10 @@ function openTcp(conn: PostgresConnectionConfig): Promise<Socket> {
     const s = netConnect({ host: conn.host, port: conn.port });
     s.setNoDelay(true);
     s.setKeepAlive(true, 60_000);
-    const timer = setTimeout(() => s.destroy(new Error('connect timeout')), conn.connect_timeout_ms);
+    const timer = setTimeout(
+      () => s.destroy(new Error('connect timeout')),
+      conn.connect_timeout_ms,
+    );
     s.once('connect', () => {
       clearTimeout(timer);
       resolve(s);
@@ -103,9 +106,13 @@ async function negotiateTls(raw: Socket, conn: PostgresConnectionConfig): Promis
   const answer = await readOneByte(raw, conn.connect_timeout_ms);
   if (answer === 0x4e) {
     if (conn.ssl === 'prefer') return null;
-    throw new GatewayError('GW_UPSTREAM_TLS_FAILED', `database for "${conn.name}" does not offer TLS`);
+    throw new GatewayError(
+      'GW_UPSTREAM_TLS_FAILED',
+      `database for "${conn.name}" does not offer TLS`,
+    );
   }
-  if (answer !== 0x53) throw new GatewayError('GW_UPSTREAM_TLS_FAILED', 'unexpected answer to SSLRequest');
+  if (answer !== 0x53)
+    throw new GatewayError('GW_UPSTREAM_TLS_FAILED', 'unexpected answer to SSLRequest');
   const verify = conn.ssl === 'verify-full';
   const tls = tlsConnect({
     socket: raw,
@@ -116,7 +123,9 @@ async function negotiateTls(raw: Socket, conn: PostgresConnectionConfig): Promis
   await new Promise<void>((resolve, reject) => {
     tls.once('secureConnect', resolve);
     tls.once('error', (err) =>
-      reject(new GatewayError('GW_UPSTREAM_TLS_FAILED', `TLS to "${conn.name}" failed`, { cause: err })),
+      reject(
+        new GatewayError('GW_UPSTREAM_TLS_FAILED', `TLS to "${conn.name}" failed`, { cause: err }),
+      ),
     );
   });
   tls.setNoDelay(true);
@@ -136,7 +145,11 @@ function readOneByte(s: Socket, timeoutMs: number): Promise<number> {
     };
     const onError = (err: Error): void => {
       cleanup();
-      reject(new GatewayError('GW_UPSTREAM_UNAVAILABLE', 'database closed the connection', { cause: err }));
+      reject(
+        new GatewayError('GW_UPSTREAM_UNAVAILABLE', 'database closed the connection', {
+          cause: err,
+        }),
+      );
     };
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -230,9 +243,13 @@ function authenticate(
       try {
         scram.finish(td.decode(m.data));
       } catch (err) {
-        throw new GatewayError('GW_UPSTREAM_AUTH_FAILED', 'the database failed SCRAM server verification', {
-          cause: err,
-        });
+        throw new GatewayError(
+          'GW_UPSTREAM_AUTH_FAILED',
+          'the database failed SCRAM server verification',
+          {
+            cause: err,
+          },
+        );
       }
       return scram;
     default:

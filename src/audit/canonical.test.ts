@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { canonicalJson, chainHash, GENESIS_HASH } from './canonical.ts';
+import { prepareEvent } from './ledger-worker.ts';
+
+describe('canonicalJson', () => {
+  test('sorts keys recursively and writes no whitespace', () => {
+    const value = { b: [1, { d: true, c: null }], a: 'x', é: 1, A: { z: 1, y: [] } };
+    assert.equal(
+      canonicalJson(value),
+      '{"A":{"y":[],"z":1},"a":"x","b":[1,{"c":null,"d":true}],"é":1}',
+    );
+  });
+
+  test('orders keys by UTF-16 code units, as RFC 8785 does', () => {
+    const value = { '\u{1F600}': 1, '\uFB33': 2, a: 3, '10': 4, '9': 5 };
+    assert.equal(canonicalJson(value), '{"10":4,"9":5,"a":3,"\u{1F600}":1,"\uFB33":2}');
+  });
+
+  test('writes scalars as JSON.stringify does', () => {
+    assert.equal(canonicalJson('a"b\\c\n\u0001'), JSON.stringify('a"b\\c\n\u0001'));
+    assert.equal(canonicalJson(1e21), '1e+21');
+    assert.equal(canonicalJson(-0), '0');
+    assert.equal(canonicalJson(0.1), '0.1');
+    assert.equal(canonicalJson(false), 'false');
+    assert.equal(canonicalJson(null), 'null');
+    assert.equal(canonicalJson('\uD800'), '"\\ud800"');
+  });
+
+  test('omits undefined members and uses toJSON', () => {
+    assert.equal(canonicalJson({ a: undefined, b: 1 }), '{"b":1}');
+    assert.equal(canonicalJson({ t: new Date(0) }), '{"t":"1970-01-01T00:00:00.000Z"}');
+    assert.equal(
+      canonicalJson(Object.assign(Object.create(null), { b: 1, a: 2 })),
+      '{"a":2,"b":1}',
+    );
+  });
+
+  test('refuses values it cannot write losslessly', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const bad of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      10n,
+      Symbol('s'),
+      () => 1,
+      undefined,
+      [undefined],
+      cyclic,
+      new Map(),
+      new Uint8Array(2),
+    ]) {
+      assert.throws(() => canonicalJson(bad), TypeError);
+    }
+  });
+
+  test('allows the same object twice when it is not a cycle', () => {
+    const shared = { x: 1 };
+    assert.equal(canonicalJson({ a: shared, b: [shared] }), '{"a":{"x":1},"b":[{"x":1}]}');
+  });
+
+  test('chainHash is sha256 over prevHash, a newline and the body', () => {
+    assert.equal(GENESIS_HASH, '0'.repeat(64));
+    const expected = createHash('sha256').update('ab\n{}').digest('hex');
+    assert.equal(chainHash('ab', '{}'), expected);
+    assert.match(chainHash(GENESIS_HASH, '{}'), /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('prepareEvent', () => {
+  test('assembles the same body as canonicalJson of the full event', () => {
+    const input = {
+      type: 'command.requested',
+      time: 1_700_000_000_123,
+      sessionId: 's-1',
+      connection: 'prod',
+      actor: { kind: 'token', identity: 'agent', owner: 'alice', groups: ['dba'] },
+      clientAddr: '127.0.0.1:5000',
+      commandId: 'c-1',
+      data: { text: 'select 1', params: [1, 'x', null], z: { b: 1, a: 2 } },
+    } as const;
+    const p = prepareEvent(input);
+    const body = {
+      v: 1,
+      seq: 42,
+      ts: new Date(input.time).toISOString(),
+      type: input.type,
+      sessionId: input.sessionId,
+      connection: input.connection,
+      actor: input.actor,
+      clientAddr: input.clientAddr,
+      commandId: input.commandId,
+      data: input.data,
+    };
+    assert.equal(`${p.head}42${p.tail}`, canonicalJson(body));
+  });
+
+  test('fills nulls and an empty data object for absent fields', () => {
+    const p = prepareEvent({ type: 'session.ended', time: 0 });
+    const body = {
+      v: 1,
+      seq: 1,
+      ts: '1970-01-01T00:00:00.000Z',
+      type: 'session.ended',
+      sessionId: null,
+      connection: null,
+      actor: null,
+      clientAddr: null,
+      commandId: null,
+      data: {},
+    };
+    assert.equal(`${p.head}1${p.tail}`, canonicalJson(body));
+  });
+
+  test('rejects malformed events without echoing their content', () => {
+    const secret = 'hunter2-secret-value';
+    const bad: unknown[] = [
+      { type: 'nope', time: 1 },
+      { type: 'session.started', time: 1.5 },
+      { type: 'session.started', time: 1, sessionId: 7 },
+      { type: 'session.started', time: 1, actor: { kind: 'token' } },
+      { type: 'session.started', time: 1, data: [secret] },
+      { type: 'session.started', time: 1, data: { v: 10n, s: secret } },
+    ];
+    for (const e of bad) {
+      assert.throws(
+        () => prepareEvent(e as never),
+        (err: Error) => err instanceof TypeError && !err.message.includes(secret),
+      );
+    }
+  });
+});
