@@ -15,7 +15,12 @@ function run(label: string, cmd: string, args: string[]): void {
 const only = process.argv.slice(2);
 if (only.length === 0) {
   run('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.']);
-  run('lint', process.execPath, ['node_modules/@biomejs/biome/bin/biome', 'ci', '.']);
+  run('lint', process.execPath, [
+    'node_modules/@biomejs/biome/bin/biome',
+    'ci',
+    '--colors=off',
+    '.',
+  ]);
 }
 const files = only.length > 0 ? only : globSync(['src/**/*.test.ts', 'test/**/*.test.ts']).sort();
 process.stdout.write(`\n== tests (${files.length} files)\n`);
