@@ -226,6 +226,13 @@ describe('SqliteLedger', () => {
     });
     db.close();
     assert.equal(verifyChain(join(root, 'missing.db')).ok, false);
+    const other = new DatabaseSync(join(root, 'other.db'));
+    other.exec('CREATE TABLE t(x)');
+    other.close();
+    assert.deepEqual(
+      { ...verifyChain(join(root, 'other.db')), reason: undefined },
+      { ok: false, seq: 0, reason: undefined },
+    );
   });
 
   test('close waits for pending appends; later appends reject', async () => {

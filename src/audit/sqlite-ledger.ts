@@ -191,6 +191,11 @@ export class SqliteLedger implements AuditLedger {
     return this.#path;
   }
 
+  /**
+   * Resolves with the event's seq once the transaction holding it has committed; rejects with
+   * `GW_AUDIT_UNAVAILABLE` otherwise. The event is handed to the writer at the end of the current
+   * tick, so do not mutate it (or its `data`) after the call.
+   */
   append(event: AuditEventInput): Promise<number> {
     if (this.#closed) return Promise.reject(unavailable(new Error('the ledger is closed')));
     if (!KNOWN_TYPES.has(event.type)) {
@@ -460,17 +465,18 @@ class LedgerReader {
     limit: number | undefined,
     params: SQLInputValue[],
   ): Record<string, unknown>[] {
-    const db = this.#open();
-    if (db === undefined) return [];
     const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-    if (limit === undefined) return this.#run(db, `${base}${clause} ORDER BY seq`, params);
+    if (limit === undefined || !Number.isFinite(limit)) {
+      return this.#run(`${base}${clause} ORDER BY seq`, params);
+    }
     const n = Math.max(0, Math.floor(limit));
-    const rows = this.#run(db, `${base}${clause} ORDER BY seq DESC LIMIT ?`, [...params, n]);
-    return rows.reverse();
+    return this.#run(`${base}${clause} ORDER BY seq DESC LIMIT ?`, [...params, n]).reverse();
   }
 
-  #run(db: DatabaseSync, sql: string, params: SQLInputValue[]): Record<string, unknown>[] {
+  #run(sql: string, params: SQLInputValue[]): Record<string, unknown>[] {
     try {
+      const db = this.#open();
+      if (db === undefined) return [];
       let stmt = this.#statements.get(sql);
       if (stmt === undefined) {
         stmt = db.prepare(sql);
@@ -592,9 +598,15 @@ export function verifyChain(dbPath: string): ChainVerification {
   if (!existsSync(dbPath)) return { ok: false, seq: 0, reason: 'ledger file not found' };
   const db = new DatabaseSync(dbPath, { readOnly: true });
   try {
+    let rows: Iterable<unknown>;
+    try {
+      rows = db.prepare('SELECT * FROM events ORDER BY seq').iterate();
+    } catch (err) {
+      return { ok: false, seq: 0, reason: `not a ledger: ${describeError(err)}` };
+    }
     let prev = GENESIS_HASH;
     let count = 0;
-    for (const raw of db.prepare('SELECT * FROM events ORDER BY seq').iterate()) {
+    for (const raw of rows) {
       const row = raw as unknown as EventRow;
       const reason = checkRow(row, count + 1, prev);
       if (reason !== undefined) return { ok: false, seq: row.seq, reason };

@@ -1,0 +1,322 @@
+/**
+ * `npm run bench:pg`: pgbench -S at 1 and 8 clients against PostgreSQL directly, through
+ * pgbouncer (session pooling), and through Airlock with audit on (fsync group commit), in one
+ * run, interleaved round by round. Prints tps and average latency per target (median of the
+ * rounds) and the ratios Airlock/direct and Airlock/pgbouncer.
+ *
+ * Env: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_SCALE (10), BENCH_CLIENTS ("1,8").
+ * Everything listens on 127.0.0.1 and stops by itself.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalPostgres } from '../src/demo/local-postgres.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SCALE = Number(process.env.BENCH_SCALE ?? 10);
+const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8').split(',').map(Number);
+const ROOT = new URL('..', import.meta.url).pathname;
+
+interface Target {
+  readonly name: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+interface Sample {
+  readonly tps: number;
+  readonly latencyMs: number;
+}
+
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function findPgbouncer(): string {
+  for (const p of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer']) if (existsSync(p)) return p;
+  log('pgbouncer not found; installing the Debian package...');
+  const apt = (args: string[]): void => {
+    execFileSync('apt-get', args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  };
+  try {
+    apt(['install', '-y', '-q', 'pgbouncer']);
+  } catch {
+    apt(['update', '-q']);
+    apt(['install', '-y', '-q', 'pgbouncer']);
+  }
+  execFileSync('sh', [
+    '-c',
+    'systemctl stop pgbouncer 2>/dev/null || service pgbouncer stop 2>/dev/null || true',
+  ]);
+  return '/usr/sbin/pgbouncer';
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not start listening on ${port}`);
+}
+
+function postgresUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+  return { uid, gid };
+}
+
+async function startPgbouncer(
+  dir: string,
+  pgPort: number,
+  user: string,
+  password: string,
+): Promise<number> {
+  const bin = findPgbouncer();
+  const port = await freePort();
+  const runAs = postgresUser();
+  writeFileSync(join(dir, 'userlist.txt'), `"${user}" "${password}"\n`, { mode: 0o600 });
+  writeFileSync(
+    join(dir, 'pgbouncer.ini'),
+    `[databases]
+clinic = host=127.0.0.1 port=${pgPort} dbname=clinic
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = ${join(dir, 'userlist.txt')}
+pool_mode = session
+max_client_conn = 100
+default_pool_size = 20
+logfile =
+pidfile =
+`,
+  );
+  if (runAs) {
+    chownSync(dir, runAs.uid, runAs.gid);
+    for (const f of ['userlist.txt', 'pgbouncer.ini'])
+      chownSync(join(dir, f), runAs.uid, runAs.gid);
+  }
+  const child = spawn(bin, ['-q', join(dir, 'pgbouncer.ini')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    ...(runAs ?? {}),
+  });
+  children.push(child);
+  await waitForPort(port, child, 'pgbouncer');
+  return port;
+}
+
+async function startAirlock(
+  dir: string,
+  pgPort: number,
+  user: string,
+  password: string,
+): Promise<{ port: number; token: string }> {
+  const port = await freePort();
+  const config = join(dir, 'airlock.yaml');
+  writeFileSync(join(dir, 'db-password'), password, { mode: 0o600 });
+  writeFileSync(
+    config,
+    `listen:
+  postgres: 127.0.0.1:${port}
+data_dir: ${join(dir, 'data')}
+log:
+  level: warn
+audit:
+  sync: full
+connections:
+  - name: clinic
+    type: postgres
+    host: 127.0.0.1
+    port: ${pgPort}
+    database: clinic
+    user: ${user}
+    password: \${file:${join(dir, 'db-password')}}
+    ssl: disable
+`,
+  );
+  const cli = join(ROOT, 'src/cli/main.ts');
+  const token = execFileSync(process.execPath, [
+    cli,
+    'token',
+    'create',
+    '--config',
+    config,
+    '--owner',
+    'bench@example.com',
+    '--name',
+    'pgbench',
+  ])
+    .toString()
+    .trim();
+  const child = spawn(process.execPath, [cli, 'serve', '--config', config], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  await waitForPort(port, child, 'airlock');
+  return { port, token };
+}
+
+function pgbench(t: Target, clients: number, extra: string[]): Sample {
+  const threads = Math.min(clients, cpus().length);
+  const out = execFileSync(
+    'pgbench',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(t.port),
+      '-U',
+      t.user,
+      '-n',
+      '-S',
+      '-c',
+      String(clients),
+      '-j',
+      String(threads),
+      '-T',
+      String(SECONDS),
+      ...extra,
+      'clinic',
+    ],
+    {
+      env: { ...process.env, PGPASSWORD: t.password, PGSSLMODE: 'disable' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  ).toString();
+  const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
+  const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1]);
+  if (!Number.isFinite(tps))
+    throw new Error(`could not parse pgbench output for ${t.name}:\n${out}`);
+  return { tps, latencyMs };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  log(
+    `bench: ${cpus().length} cpus, ${SECONDS}s x ${ROUNDS} rounds, scale ${SCALE}, clients ${CLIENTS.join(',')}`,
+  );
+  const pg = await startLocalPostgres({ ssl: false });
+  try {
+    const user = 'bench';
+    const password = `pw-${Date.now().toString(36)}`;
+    await pg.createRole(user, password);
+    await pg.createDatabase('clinic', user);
+    execFileSync(
+      'pgbench',
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(pg.port),
+        '-U',
+        user,
+        '-i',
+        '-q',
+        '-s',
+        String(SCALE),
+        'clinic',
+      ],
+      {
+        env: { ...process.env, PGPASSWORD: password, PGSSLMODE: 'disable' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const bouncerPort = await startPgbouncer(join(dir), pg.port, user, password);
+    const airlock = await startAirlock(dir, pg.port, user, password);
+    const tokenId = airlock.token.split('_')[1] as string;
+    const targets: Target[] = [
+      { name: 'direct', port: pg.port, user, password },
+      { name: 'pgbouncer', port: bouncerPort, user, password },
+      // SCRAM by token id: no TLS on any of the three paths, so they compare like for like
+      { name: 'airlock', port: airlock.port, user: tokenId, password: airlock.token },
+    ];
+    const results = run(targets);
+    report(results);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Results = Map<string, Map<number, Sample[]>>;
+
+function run(targets: Target[]): Results {
+  const results: Results = new Map(targets.map((t) => [t.name, new Map()]));
+  for (const clients of CLIENTS) {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const t of targets) {
+        const s = pgbench(t, clients, []);
+        const perClients = results.get(t.name) as Map<number, Sample[]>;
+        perClients.set(clients, [...(perClients.get(clients) ?? []), s]);
+        log(
+          `  clients=${clients} round=${round} ${t.name.padEnd(9)} tps=${s.tps.toFixed(0)} lat=${s.latencyMs.toFixed(3)}ms`,
+        );
+      }
+    }
+  }
+  return results;
+}
+
+function report(results: Results): void {
+  const pick = (name: string, clients: number): Sample => {
+    const xs = results.get(name)?.get(clients) ?? [];
+    return { tps: median(xs.map((x) => x.tps)), latencyMs: median(xs.map((x) => x.latencyMs)) };
+  };
+  const lines = ['', `pgbench -S, ${SECONDS}s per run, median of ${ROUNDS} interleaved rounds`, ''];
+  lines.push(
+    '| clients | direct tps | pgbouncer tps | airlock tps | airlock lat ms | airlock/direct | airlock/pgbouncer |',
+  );
+  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of CLIENTS) {
+    const d = pick('direct', c);
+    const b = pick('pgbouncer', c);
+    const a = pick('airlock', c);
+    lines.push(
+      `| ${c} | ${d.tps.toFixed(0)} | ${b.tps.toFixed(0)} | ${a.tps.toFixed(0)} | ${a.latencyMs.toFixed(3)} | ${(a.tps / d.tps).toFixed(2)} | ${(a.tps / b.tps).toFixed(2)} |`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  log(`bench failed: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});
