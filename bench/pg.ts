@@ -152,7 +152,7 @@ data_dir: ${join(dir, 'data')}
 log:
   level: warn
 audit:
-  sync: full
+  sync: ${process.env.BENCH_AUDIT_SYNC ?? 'full'}
 connections:
   - name: clinic
     type: postgres

@@ -32,6 +32,9 @@ import {
   type CommandRecord,
 } from './types.ts';
 
+/** How long a closing record may wait for a durable append to ride along with. */
+const LAZY_FLUSH_MS = 5;
+
 export interface SqliteLedgerOptions {
   /** The ledger lives at `<dataDir>/ledger.db`; the directory is created (mode 0700) if missing. */
   readonly dataDir: string;
@@ -158,6 +161,7 @@ export class SqliteLedger implements AuditLedger {
   #queue: WireEvent[] = [];
   #waiters: Waiter[] = [];
   #flushScheduled = false;
+  #lazyTimer: ReturnType<typeof setTimeout> | undefined;
   #writer: WriterHandle | undefined;
   #lastFailure: unknown;
   #retryAt = 0;
@@ -216,10 +220,42 @@ export class SqliteLedger implements AuditLedger {
     return promise;
   }
 
+  /**
+   * Closing records ride along with the next durable append (group commit), or are flushed after
+   * `LAZY_FLUSH_MS` when nothing else comes, so a steady client costs one commit per statement.
+   */
   appendLater(event: AuditEventInput): void {
-    this.append(event).catch((err: unknown) => {
+    if (this.#closed) {
+      this.#onError(unavailable(new Error('the ledger is closed')));
+      return;
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    promise.catch((err: unknown) => {
       this.#onError(err instanceof GatewayError ? err : unavailable(err));
     });
+    this.#queue.push(
+      event.time === undefined ? { ...event, time: this.#clock() } : (event as WireEvent),
+    );
+    this.#waiters.push({ resolve, reject });
+    if (this.#lazyTimer === undefined) {
+      this.#lazyTimer = setTimeout(() => {
+        this.#lazyTimer = undefined;
+        if (!this.#flushScheduled) this.#flush();
+      }, LAZY_FLUSH_MS);
+      this.#lazyTimer.unref();
+    }
+  }
+
+  /** Resolves once nothing is queued or in flight (bounded by the write timeout). */
+  async #drain(): Promise<void> {
+    const deadline = performance.now() + this.#writeTimeoutMs;
+    for (;;) {
+      if (this.#queue.length > 0 && !this.#flushScheduled) this.#flush();
+      const w = this.#writer;
+      const busy = this.#queue.length > 0 || (w !== undefined && !w.dead && w.inflight.size > 0);
+      if (!busy || performance.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 2));
+    }
   }
 
   /** False while the writer is known to be failing (appends are being refused). */
@@ -252,7 +288,8 @@ export class SqliteLedger implements AuditLedger {
   }
 
   async #shutdown(): Promise<void> {
-    this.#flush();
+    clearTimeout(this.#lazyTimer);
+    await this.#drain();
     this.#closed = true;
     const handle = this.#writer;
     if (handle !== undefined && !handle.dead) {
@@ -271,7 +308,13 @@ export class SqliteLedger implements AuditLedger {
 
   #flush(): void {
     this.#flushScheduled = false;
+    clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
     if (this.#queue.length === 0) return;
+    // Group commit: while a batch is being committed, newer events wait and go out together
+    // when it is acknowledged, so the batch size grows with the load.
+    const current = this.#writer;
+    if (current !== undefined && !current.dead && current.inflight.size > 0) return;
     const events = this.#queue;
     const waiters = this.#waiters;
     this.#queue = [];
@@ -378,6 +421,7 @@ export class SqliteLedger implements AuditLedger {
       });
     }
     if (handle.inflight.size === 0) this.#idle(handle);
+    if (this.#queue.length > 0 && !this.#flushScheduled) this.#flush();
   }
 
   #idle(handle: WriterHandle): void {

@@ -38,9 +38,14 @@ export function createSessionContext(
   };
 }
 
-/** Short random ids: `s_` sessions, `c_` commands. 96 bits, URL-safe. */
+/**
+ * Time-ordered random ids: `s_` sessions, `c_` commands. 48 bits of milliseconds then 72 random
+ * bits, hex. Time order keeps the ledger's id indexes append-only (one hot B-tree page).
+ */
 export function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('base64url')}`;
+  const id = randomBytes(15);
+  id.writeUIntBE(Date.now(), 0, 6);
+  return `${prefix}_${id.toString('hex')}`;
 }
 
 /** The actor chain for audit records: human owner → agent/token. */
