@@ -386,3 +386,37 @@ function rawExchange(send: (s: import('node:net').Socket) => void): Promise<stri
     setTimeout(() => s.destroy(), 5000);
   });
 }
+
+describe('fail closed', () => {
+  it('refuses statements with 57P03 while the ledger cannot write, then recovers', async () => {
+    const { renameSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const c = client();
+    await c.connect();
+    try {
+      assert.equal((await c.query('SELECT 1 AS ok')).rows[0].ok, 1);
+      const db = join(stack.dataDir, 'ledger.db');
+      renameSync(db, `${db}.moved`);
+      const err = await c.query('SELECT 2 /* must-not-run */').then(
+        () => assert.fail('statement ran without an audit record'),
+        (e: { code?: string; message: string }) => e,
+      );
+      assert.equal(err.code, '57P03');
+      assert.match(err.message, /audit ledger unavailable/);
+      renameSync(`${db}.moved`, db);
+      let recovered = false;
+      for (let i = 0; i < 50 && !recovered; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        recovered = await c.query('SELECT 3 AS ok /* after-recovery */').then(
+          () => true,
+          () => false,
+        );
+      }
+      assert.ok(recovered, 'the session stays usable and recovers with the ledger');
+    } finally {
+      await c.end();
+    }
+    assert.equal((await commands({ text: 'must-not-run' })).length, 0);
+    assert.equal((await commands({ text: 'after-recovery' })).at(-1)?.outcome?.outcome, 'ok');
+  });
+});
