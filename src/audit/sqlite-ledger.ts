@@ -22,11 +22,9 @@ import {
   type WorkerInit,
 } from './ledger-worker.ts';
 import {
-  type Actor,
   AUDIT_EVENT_TYPES,
   type AuditEvent,
   type AuditEventInput,
-  type AuditEventType,
   type AuditFilter,
   type AuditLedger,
   type CommandRecord,
@@ -108,18 +106,8 @@ interface EventRow {
   hash: string;
 }
 
-interface StoredBody {
-  readonly v: number;
-  readonly seq: number;
-  readonly ts: string;
-  readonly type: AuditEventType;
-  readonly sessionId: string | null;
-  readonly connection: string | null;
-  readonly actor: Actor | null;
-  readonly clientAddr: string | null;
-  readonly commandId: string | null;
-  readonly data: Readonly<Record<string, unknown>>;
-}
+/** The canonical body stored per event: the event without its chain hashes, plus a version. */
+type StoredBody = Omit<AuditEvent, 'prevHash' | 'hash'> & { readonly v: number };
 
 function unavailable(cause: unknown): GatewayError {
   return new GatewayError('GW_AUDIT_UNAVAILABLE', UNAVAILABLE, { cause });
