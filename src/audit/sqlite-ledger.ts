@@ -189,18 +189,7 @@ export class SqliteLedger implements AuditLedger {
    * tick, so do not mutate it (or its `data`) after the call.
    */
   append(event: AuditEventInput): Promise<number> {
-    if (this.#closed) return Promise.reject(unavailable(new Error('the ledger is closed')));
-    if (!KNOWN_TYPES.has(event.type)) {
-      return Promise.reject(unavailable(new TypeError('unknown audit event type')));
-    }
-    if (this.#failing && performance.now() < this.#retryAt) {
-      return Promise.reject(unavailable(this.#lastFailure));
-    }
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.#queue.push(
-      event.time === undefined ? { ...event, time: this.#clock() } : (event as WireEvent),
-    );
-    this.#waiters.push({ resolve, reject });
+    const promise = this.#enqueue(event);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(() => this.#flush());
@@ -213,25 +202,33 @@ export class SqliteLedger implements AuditLedger {
    * `LAZY_FLUSH_MS` when nothing else comes, so a steady client costs one commit per statement.
    */
   appendLater(event: AuditEventInput): void {
-    if (this.#closed) {
-      this.#onError(unavailable(new Error('the ledger is closed')));
-      return;
-    }
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
-    promise.catch((err: unknown) => {
+    this.#enqueue(event).catch((err: unknown) => {
       this.#onError(err instanceof GatewayError ? err : unavailable(err));
     });
-    this.#queue.push(
-      event.time === undefined ? { ...event, time: this.#clock() } : (event as WireEvent),
-    );
-    this.#waiters.push({ resolve, reject });
-    if (this.#lazyTimer === undefined) {
+    if (this.#lazyTimer === undefined && this.#queue.length > 0) {
       this.#lazyTimer = setTimeout(() => {
         this.#lazyTimer = undefined;
         if (!this.#flushScheduled) this.#flush();
       }, LAZY_FLUSH_MS);
       this.#lazyTimer.unref();
     }
+  }
+
+  /** Checks and queues one event; the promise settles when its batch commits or fails. */
+  #enqueue(event: AuditEventInput): Promise<number> {
+    if (this.#closed) return Promise.reject(unavailable(new Error('the ledger is closed')));
+    if (!KNOWN_TYPES.has(event.type)) {
+      return Promise.reject(unavailable(new TypeError('unknown audit event type')));
+    }
+    if (this.#failing && performance.now() < this.#retryAt) {
+      return Promise.reject(unavailable(this.#lastFailure));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    this.#queue.push(
+      event.time === undefined ? { ...event, time: this.#clock() } : (event as WireEvent),
+    );
+    this.#waiters.push({ resolve, reject });
+    return promise;
   }
 
   /** Resolves once nothing is queued or in flight (bounded by the write timeout). */
