@@ -117,12 +117,5 @@ function decodeRowDescription(r: Reader): BackendMessage {
 }
 
 function decodeDataRow(r: Reader): BackendMessage {
-  const n = r.uint16();
-  const values: (Uint8Array | null)[] = [];
-  for (let i = 0; i < n; i++) {
-    const len = r.int32();
-    if (len < -1) throw new GatewayError('GW_PROTOCOL_MALFORMED', 'invalid column length');
-    values.push(len === -1 ? null : r.bytes(len));
-  }
-  return { type: 'DataRow', values };
+  return { type: 'DataRow', values: r.nullableValues('column') };
 }

@@ -151,15 +151,9 @@ function decodeBind(r: Reader): FrontendMessage {
   const portal = r.cstring();
   const statement = r.cstring();
   const paramFormats = int16Array(r);
-  const n = r.uint16();
-  const params: (Uint8Array | null)[] = [];
-  for (let i = 0; i < n; i++) {
-    const len = r.int32();
-    if (len < -1) throw new GatewayError('GW_PROTOCOL_MALFORMED', 'invalid parameter length');
-    params.push(len === -1 ? null : r.bytes(len));
-  }
+  const params = r.nullableValues('parameter');
   const resultFormats = int16Array(r);
-  if (paramFormats.length > 1 && paramFormats.length !== n) {
+  if (paramFormats.length > 1 && paramFormats.length !== params.length) {
     throw new GatewayError('GW_PROTOCOL_MALFORMED', 'parameter format count mismatch');
   }
   return { type: 'Bind', portal, statement, paramFormats, params, resultFormats };

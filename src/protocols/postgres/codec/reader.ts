@@ -77,6 +77,21 @@ export class Reader {
     return v;
   }
 
+  /**
+   * `Int16 n` then n × (`Int32 len`, `Byte[len]`), where len -1 means NULL: the value lists of
+   * Bind and DataRow. `what` names the values in the error.
+   */
+  nullableValues(what: string): (Uint8Array | null)[] {
+    const n = this.uint16();
+    const values: (Uint8Array | null)[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = this.int32();
+      if (len < -1) throw new GatewayError('GW_PROTOCOL_MALFORMED', `invalid ${what} length`);
+      values.push(len === -1 ? null : this.bytes(len));
+    }
+    return values;
+  }
+
   rest(): Uint8Array {
     return this.bytes(this.remaining);
   }

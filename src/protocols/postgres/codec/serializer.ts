@@ -66,6 +66,13 @@ export class Writer {
     return this;
   }
 
+  /** `Int16 n` then each value as `Int32 len` + bytes, or -1 for NULL (Bind, DataRow). */
+  nullableValues(values: readonly (Uint8Array | null)[]): this {
+    this.int16(values.length);
+    for (const v of values) v === null ? this.int32(-1) : this.int32(v.length).bytes(v);
+    return this;
+  }
+
   cstring(s: string): this {
     return this.bytes(encoder.encode(s)).byte(0);
   }
