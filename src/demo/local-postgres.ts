@@ -1,13 +1,14 @@
 // A disposable PostgreSQL cluster in a temp dir, for `airlock demo` and the test harness.
 // Throwaway by design: fsync is off, and everything is deleted on stop().
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { scramVerifier } from '../identity/scram-verifier.ts';
 
 export interface LocalPostgresOptions {
   /** TCP port on 127.0.0.1; 0 or absent picks a free one. */
@@ -411,7 +412,7 @@ class RunningPostgres implements LocalPostgres {
   async createRole(name: string, password: string, opts: { superuser?: boolean } = {}) {
     const attrs = opts.superuser ? 'LOGIN SUPERUSER' : 'LOGIN';
     // A pre-computed verifier: the plaintext never reaches the server or its logs.
-    const secret = quoteLiteral(scramVerifier(password));
+    const secret = quoteLiteral(scramSecret(password));
     await this.sql('postgres', `CREATE ROLE ${quoteIdent(name)} ${attrs} PASSWORD ${secret};`);
   }
 
@@ -436,19 +437,13 @@ class RunningPostgres implements LocalPostgres {
 }
 
 /**
- * The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802 §3, RFC 7677), in the
- * `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>` form that CREATE ROLE ... PASSWORD accepts.
+ * The verifier in the `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>` form that
+ * CREATE ROLE ... PASSWORD accepts, so the password itself never reaches the server.
  * https://www.postgresql.org/docs/current/catalog-pg-authid.html
- * The password is used as UTF-8 without SASLprep, which is exact for ASCII passwords.
  */
-function scramVerifier(password: string, iterations = 4096): string {
-  const salt = randomBytes(16);
-  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = createHash('sha256').update(clientKey).digest();
-  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
-  const b64 = (b: Buffer) => b.toString('base64');
-  return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
+function scramSecret(password: string): string {
+  const v = scramVerifier(password);
+  return `SCRAM-SHA-256$${v.iterations}:${v.salt}$${v.storedKey}:${v.serverKey}`;
 }
 
 function quoteIdent(name: string): string {

@@ -4,10 +4,11 @@
  * SHA-256(secret) and a SCRAM-SHA-256 verifier are stored, never the token itself.
  */
 
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { scramVerifier } from './scram-verifier.ts';
 import type { ScramVerifier, TokenCheck, TokenRecord } from './types.ts';
 
 export const TOKEN_PREFIX = 'alk_';
@@ -86,27 +87,6 @@ function parseToken(token: unknown): { id: string; secret: string } | undefined 
   const m = TOKEN_SHAPE.exec(token);
   if (m === null) return undefined;
   return { id: m[1]!, secret: m[2]! };
-}
-
-/**
- * Computes a SCRAM-SHA-256 verifier (RFC 5802 section 3, RFC 7677) for a password.
- *
- * @example
- * const v = scramVerifierFor(token, randomBytes(16), 4096);
- */
-export function scramVerifierFor(
-  password: string,
-  salt: Buffer,
-  iterations: number,
-): ScramVerifier {
-  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  return {
-    salt: salt.toString('base64'),
-    iterations,
-    storedKey: createHash('sha256').update(clientKey).digest('base64'),
-    serverKey: createHmac('sha256', salted).update('Server Key').digest('base64'),
-  };
 }
 
 function sha256(text: string): Buffer {
@@ -213,7 +193,7 @@ export class TokenStore {
     for (let attempt = 0; ; attempt++) {
       const id = newTokenId();
       const token = `${TOKEN_PREFIX}${id}_${secret}`;
-      const v = scramVerifierFor(token, randomBytes(16), SCRAM_ITERATIONS);
+      const v = scramVerifier(token, SCRAM_ITERATIONS);
       const digest = sha256(secret).toString('hex');
       const expiresAt = now + input.ttlMs;
       try {

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config/loader.ts';
 import { type LocalPostgres, startLocalPostgres } from '../../demo/local-postgres.ts';
+import { tokenCreatedEvent } from '../../identity/token-events.ts';
 import { startGateway } from '../../server/gateway.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { out, parse, str } from '../args.ts';
@@ -45,17 +46,13 @@ async function withPostgres(
   const logger = createLogger({ level: 'warn' });
   const gw = await startGateway(cfg, { logger });
   try {
-    const { token } = gw.tokens.create({
+    const { token, record } = gw.tokens.create({
       owner: 'dana.doctor@example.com',
       name: 'demo-agent',
       groups: ['clinicians'],
       ttlMs: 8 * 3_600_000,
     });
-    await gw.ledger.append({
-      type: 'token.created',
-      actor: { kind: 'cli', identity: 'airlock demo' },
-      data: { owner: 'dana.doctor@example.com', name: 'demo-agent', groups: ['clinicians'] },
-    });
+    await gw.ledger.append(tokenCreatedEvent(record, { kind: 'cli', identity: 'airlock demo' }));
     banner(gw.addresses.postgres?.port ?? port, token, configFile);
     await untilSignal();
     process.stderr.write('\nstopping the gateway and PostgreSQL...\n');

@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
 import { SqliteLedger } from '../../audit/sqlite-ledger.ts';
+import type { Actor, AuditEventInput } from '../../audit/types.ts';
 import type { AirlockConfig } from '../../config/schema.ts';
+import { tokenCreatedEvent, tokenRevokedEvent } from '../../identity/token-events.ts';
 import { TokenStore } from '../../identity/token-store.ts';
 import { config, out, parse, parseDuration, required, str, UsageError } from '../args.ts';
 
@@ -38,13 +40,7 @@ async function create(argv: string[]): Promise<number> {
       groups,
       ttlMs,
     });
-    await recordEvent(cfg, 'token.created', record.id, {
-      tokenId: record.id,
-      owner: record.owner,
-      name: record.name,
-      groups: record.groups,
-      expiresAt: new Date(record.expiresAt).toISOString(),
-    });
+    await recordEvent(cfg, tokenCreatedEvent(record, cliActor()));
     out(token);
     return 0;
   } finally {
@@ -96,7 +92,7 @@ async function revoke(argv: string[]): Promise<number> {
       process.stderr.write(`airlock: no active token with id ${id}\n`);
       return 1;
     }
-    await recordEvent(cfg, 'token.revoked', id, { tokenId: id });
+    await recordEvent(cfg, tokenRevokedEvent(id, cliActor()));
     process.stderr.write(`revoked ${id}\n`);
     return 0;
   } finally {
@@ -106,15 +102,12 @@ async function revoke(argv: string[]): Promise<number> {
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
-async function recordEvent(
-  cfg: AirlockConfig,
-  type: 'token.created' | 'token.revoked',
-  _tokenId: string,
-  data: Record<string, unknown>,
-): Promise<void> {
+const cliActor = (): Actor => ({ kind: 'cli', identity: userInfo().username });
+
+async function recordEvent(cfg: AirlockConfig, event: AuditEventInput): Promise<void> {
   const ledger = new SqliteLedger({ dataDir: cfg.data_dir, sync: cfg.audit.sync });
   try {
-    await ledger.append({ type, actor: { kind: 'cli', identity: userInfo().username }, data });
+    await ledger.append(event);
   } finally {
     await ledger.close();
   }

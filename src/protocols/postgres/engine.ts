@@ -20,7 +20,7 @@ import {
   decodeSASLInitialResponse,
   FrontendParser,
 } from './codec/frontend-parser.ts';
-import type { StartupPhaseMessage } from './codec/messages.ts';
+import { PROTOCOL_3_0, type StartupPhaseMessage } from './codec/messages.ts';
 import {
   encodeAuthenticationCleartextPassword,
   encodeAuthenticationOk,
@@ -155,7 +155,7 @@ export class PostgresEngine {
     if (this.#shuttingDown) {
       throw new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the gateway is shutting down');
     }
-    if (m.protocolVersion !== 196608) {
+    if (m.protocolVersion !== PROTOCOL_3_0) {
       // https://www.postgresql.org/docs/current/protocol-flow.html: 3.2 needs NegotiateProtocolVersion
       throw new GatewayError('GW_PROTOCOL_UNSUPPORTED', 'only protocol version 3.0 is supported');
     }
@@ -202,7 +202,7 @@ export class PostgresEngine {
   async #session(ctx: SessionContext, a: Accepted, log: Logger): Promise<void> {
     a.parser.expectTyped();
     a.messages.pump();
-    const auth = await this.#authenticate(ctx, a);
+    const auth = await this.#authenticate(a);
     if (!auth.ok) {
       await this.#deps.pipeline.onAuthFailed(ctx, authFailure(auth, a));
       throw authError(auth.reason);
@@ -284,7 +284,7 @@ export class PostgresEngine {
    * the token has a SCRAM verifier, SCRAM-SHA-256 is used and the token never crosses the wire;
    * otherwise the token is taken as a cleartext password, which requires TLS unless configured.
    */
-  async #authenticate(ctx: SessionContext, a: Accepted): Promise<AuthResult> {
+  async #authenticate(a: Accepted): Promise<AuthResult> {
     const user = a.parameters.user ?? '';
     const verifier = this.#deps.authenticator.scramVerifier(user);
     if (verifier) return this.#scram(a, user, verifier);
@@ -295,11 +295,11 @@ export class PostgresEngine {
       );
     }
     a.stream.write(encodeAuthenticationCleartextPassword());
-    const password = await this.#password(ctx, a);
+    const password = await this.#password(a);
     return this.#deps.authenticator.verifySecret(password);
   }
 
-  async #password(_ctx: SessionContext, a: Accepted): Promise<string> {
+  async #password(a: Accepted): Promise<string> {
     const payload = await this.#nextPasswordMessage(a);
     const password = decodePassword(payload);
     if (password === '')

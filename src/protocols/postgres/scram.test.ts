@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ScramClient, ScramServer, scramVerifier } from './scram.ts';
+import { scramVerifier } from '../../identity/scram-verifier.ts';
+import { ScramClient, ScramServer } from './scram.ts';
 
 describe('SCRAM-SHA-256', () => {
   it('client and server agree on the right password, with mutual authentication', () => {

@@ -5,6 +5,7 @@
  * https://www.postgresql.org/docs/current/sasl-authentication.html
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { scramVerifier } from '../../identity/scram-verifier.ts';
 import type { ScramVerifier } from '../../identity/types.ts';
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
@@ -86,18 +87,6 @@ export class ScramClient {
       throw new Error('SCRAM server signature does not match');
     }
   }
-}
-
-/** Derives the stored verifier for a password (what PostgreSQL keeps in pg_authid). */
-export function scramVerifier(password: string, iterations = 4096): ScramVerifier {
-  const salt = randomBytes(16);
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  return {
-    salt: salt.toString('base64'),
-    iterations,
-    storedKey: sha256(hmac(salted, 'Client Key')).toString('base64'),
-    serverKey: hmac(salted, 'Server Key').toString('base64'),
-  };
 }
 
 /**

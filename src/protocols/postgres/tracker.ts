@@ -177,10 +177,9 @@ export class ResponseTracker {
     this.txStatus = status;
     if (!head) return null;
     // Executes without a response before Sync were skipped (e.g. after a CopyFail).
-    while (this.#peek() && this.#peek()?.kind !== 'sync' && this.#peek()?.kind !== 'query') {
-      const p = this.#peek();
+    for (let p = this.#peek(); p && p.kind !== 'sync' && p.kind !== 'query'; p = this.#peek()) {
       this.#pop();
-      if (p?.kind === 'execute') this.#complete(p.run, 'skipped');
+      if (p.kind === 'execute') this.#complete(p.run, 'skipped');
     }
     const q = this.#peek();
     if (!q) return null;
