@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import type { CommandRecord } from '../../src/audit/types.ts';
-import { encodeStartup } from '../../src/protocols/postgres/codec/serializer.ts';
+import { encodePassword, encodeStartup } from '../../src/protocols/postgres/codec/serializer.ts';
 import { run, type Stack, startStack } from '../helpers/stack.ts';
 
 let stack: Stack;
@@ -175,9 +176,29 @@ describe('authentication', () => {
       'SELECT 1',
     ]);
     assert.notEqual(revoked.code, 0);
+    assert.match(revoked.stderr, /token revoked/);
+    const expired = stack.gw.tokens.create({
+      owner: 'x@example.com',
+      name: 'stale',
+      groups: [],
+      ttlMs: 1000,
+      now: Date.now() - 60_000,
+    });
+    const late = await run('psql', [
+      '-X',
+      '-d',
+      stack.conninfo({ password: expired.token }),
+      '-c',
+      'SELECT 1',
+    ]);
+    assert.notEqual(late.code, 0);
+    assert.match(late.stderr, /token expired/);
     const failed = await stack.gw.ledger.query({ types: ['auth.failed'] });
     assert.ok(
       failed.some((e) => e.data.reason === 'token revoked' && e.data.tokenId === record.id),
+    );
+    assert.ok(
+      failed.some((e) => e.data.reason === 'token expired' && e.data.tokenId === expired.record.id),
     );
   });
 
@@ -305,7 +326,7 @@ describe('node-postgres through the gateway', () => {
     assert.deepEqual(rec?.outcome?.tags, ['INSERT 0 25']);
   });
 
-  it('streams a large result without the gateway buffering it whole', async () => {
+  it('relays a large result (50,000 rows, over 5 MB) and records its size', async () => {
     const c = client();
     await c.connect();
     try {
@@ -343,35 +364,91 @@ describe('pgbench through the gateway', () => {
 });
 
 describe('malformed clients', () => {
-  it('ends a session that sends garbage with 08P01 and keeps serving others', async () => {
-    const reply = await rawExchange((s) => {
+  it('ends an authenticated session that sends a malformed message with 08P01, others unaffected', async () => {
+    const other = client();
+    await other.connect();
+    try {
+      const reply = await authenticatedExchange(Buffer.from([0x51, 0x00, 0x00, 0x00, 0x02]));
+      assert.match(reply, /08P01/);
+      assert.match(reply, /invalid message length/);
+      assert.equal(
+        (await other.query('SELECT 1 AS ok')).rows[0].ok,
+        1,
+        'a concurrent session survives',
+      );
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('answers non-PostgreSQL bytes and an unauthenticated startup with clear errors', async () => {
+    const garbage = await rawExchange((s) => s.write(Buffer.from('GET / HTTP/1.1\r\n\r\n')));
+    assert.match(garbage, /08P01/);
+    const plain = await rawExchange((s) =>
       s.write(
         encodeStartup({
           type: 'StartupMessage',
           protocolVersion: 196608,
           parameters: { user: 'x', database: 'clinic' },
         }),
-      );
-      s.write(Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]));
-    });
-    assert.match(reply, /08P01|28000/);
-    const garbage = await rawExchange((s) => s.write(Buffer.from('GET / HTTP/1.1\r\n\r\n')));
-    assert.match(garbage, /08P01|0A000/);
+      ),
+    );
+    assert.match(plain, /28000/);
+    assert.match(plain, /TLS/);
     const r = await stack.psql(['-At', '-c', 'SELECT 1']);
     assert.equal(r.code, 0, r.stderr);
   });
 
-  it('rejects an oversized message from an authenticated client', async () => {
+  it('rejects an oversized message from an authenticated client with 08P01', async () => {
     const c = client();
     await c.connect();
     c.on('error', () => {});
     const big = 'x'.repeat(70 * 1024 * 1024);
-    await assert.rejects(c.query(`SELECT '${big}'`));
+    await assert.rejects(c.query(`SELECT '${big}'`), (err: { code?: string; message: string }) => {
+      assert.equal(err.code, '08P01');
+      assert.match(err.message, /exceeds the \d+-byte limit/);
+      return true;
+    });
     await c.end().catch(() => {});
     const r = await stack.psql(['-At', '-c', 'SELECT 1']);
     assert.equal(r.code, 0);
   });
 });
+
+/** TLS + token login by hand, then `payload` once the session is ready; resolves with all replies. */
+function authenticatedExchange(payload: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const raw = connect({ host: '127.0.0.1', port: stack.port });
+    raw.on('error', reject);
+    raw.once('connect', () => raw.write(encodeStartup({ type: 'SSLRequest' })));
+    raw.once('data', (answer) => {
+      assert.equal(answer.toString(), 'S');
+      const s = tlsConnect({ socket: raw, rejectUnauthorized: false }, () => {
+        s.write(
+          encodeStartup({
+            type: 'StartupMessage',
+            protocolVersion: 196608,
+            parameters: { user: 'agent', database: 'clinic' },
+          }),
+        );
+      });
+      let data = '';
+      let sent = false;
+      s.on('data', (d: Buffer) => {
+        data += d.toString('latin1');
+        if (d[0] === 0x52 && d.readInt32BE(5) === 3) s.write(encodePassword(stack.token));
+        if (!sent && data.includes('Z\x00\x00\x00\x05I')) {
+          sent = true;
+          data = '';
+          s.write(payload);
+        }
+      });
+      s.on('error', () => {});
+      s.on('close', () => resolve(data));
+      setTimeout(() => s.destroy(), 5000);
+    });
+  });
+}
 
 function rawExchange(send: (s: import('node:net').Socket) => void): Promise<string> {
   return new Promise((resolve) => {
