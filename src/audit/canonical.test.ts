@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { canonicalJson, chainHash, GENESIS_HASH } from './canonical.ts';
-import { prepareEvent } from './ledger-worker.ts';
+import { canonicalJson, GENESIS_HASH } from './canonical.ts';
+import { chainLink, prepareEvent } from './event-codec.ts';
 
 describe('canonicalJson', () => {
   test('sorts keys recursively and writes no whitespace', () => {
@@ -61,11 +61,12 @@ describe('canonicalJson', () => {
     assert.equal(canonicalJson({ a: shared, b: [shared] }), '{"a":{"x":1},"b":[{"x":1}]}');
   });
 
-  test('chainHash is sha256 over prevHash, a newline and the body', () => {
-    assert.equal(GENESIS_HASH, '0'.repeat(64));
-    const expected = createHash('sha256').update('ab\n{}').digest('hex');
-    assert.equal(chainHash('ab', '{}'), expected);
-    assert.match(chainHash(GENESIS_HASH, '{}'), /^[0-9a-f]{64}$/);
+  test('chainLink is sha256 over the raw bytes of prevHash and the leaf', () => {
+    const leaf = 'ab'.repeat(32);
+    const expected = createHash('sha256')
+      .update(Buffer.concat([Buffer.from(GENESIS_HASH, 'hex'), Buffer.from(leaf, 'hex')]))
+      .digest('hex');
+    assert.equal(chainLink(GENESIS_HASH, leaf), expected);
   });
 });
 
@@ -83,7 +84,7 @@ describe('prepareEvent', () => {
     } as const;
     const p = prepareEvent(input);
     const body = {
-      v: 1,
+      v: 2,
       seq: 42,
       ts: new Date(input.time).toISOString(),
       type: input.type,
@@ -100,7 +101,7 @@ describe('prepareEvent', () => {
   test('fills nulls and an empty data object for absent fields', () => {
     const p = prepareEvent({ type: 'session.ended', time: 0 });
     const body = {
-      v: 1,
+      v: 2,
       seq: 1,
       ts: '1970-01-01T00:00:00.000Z',
       type: 'session.ended',

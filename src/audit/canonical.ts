@@ -8,8 +8,6 @@
  * over an altered value would attest to something that was never stored.
  */
 
-import { createHash } from 'node:crypto';
-
 /** `prevHash` of the first event in a ledger. */
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -22,16 +20,6 @@ export const GENESIS_HASH = '0'.repeat(64);
  */
 export function canonicalJson(value: unknown): string {
   return write(value, new Set());
-}
-
-/**
- * The chain link: `sha256_hex(prevHash + '\n' + canonicalBody)`.
- *
- * @example
- * const h1 = chainHash(GENESIS_HASH, canonicalJson(body1));
- */
-export function chainHash(prevHash: string, canonicalBody: string): string {
-  return createHash('sha256').update(`${prevHash}\n${canonicalBody}`).digest('hex');
 }
 
 function write(value: unknown, seen: Set<object>): string {

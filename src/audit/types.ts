@@ -7,11 +7,26 @@ export const AUDIT_EVENT_TYPES = [
   'session.ended',
   'auth.succeeded',
   'auth.failed',
+  /** A command reached the gateway; `data.decision` is allow, deny, mask or hold. */
   'command.requested',
+  /** A held command was approved by a human and went on (issue 5). */
+  'command.approved',
+  /** A held command was rejected, or its approval timed out (issue 5). */
+  'command.rejected',
   'command.completed',
+  /** Values were masked in a command's results: rule and counts, never the values (issue 6). */
+  'data.masked',
   'token.created',
   'token.revoked',
-  'audit.refusal.recorded',
+  /** The gateway started with a configuration (hash and summary, never secrets). */
+  'config.loaded',
+  'policy.changed',
+  /** A signed checkpoint over the first `data.treeSize` events. */
+  'ledger.checkpointed',
+  /** Events older than the retention period were pruned, up to `data.throughSeq`. */
+  'ledger.pruned',
+  /** The store came back after refusing commands; `data.refused` counts them. */
+  'audit.outage.ended',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -52,9 +67,13 @@ export interface AuditEvent {
   readonly clientAddr: string | null;
   readonly commandId: string | null;
   readonly data: Readonly<Record<string, unknown>>;
-  /** hex SHA-256 of the previous event's `hash` (64 zeros for the first event). */
+  /** The exact canonical JSON the hashes cover (everything above, plus `v`). */
+  readonly body: string;
+  /** RFC 6962 leaf hash, hex: SHA-256(0x00 || body). */
+  readonly leafHash: string;
+  /** The previous event's `hash` (64 zeros for the first event). */
   readonly prevHash: string;
-  /** hex SHA-256 over prevHash and the canonical JSON body of this event. */
+  /** Hash chain link, hex: SHA-256(prevHash bytes || leafHash bytes). */
   readonly hash: string;
 }
 
@@ -62,7 +81,15 @@ export interface AuditFilter {
   readonly connection?: string;
   /** Matches the actor's identity or owner. */
   readonly identity?: string;
+  /** Matches the accountable human only. */
+  readonly owner?: string;
   readonly sessionId?: string;
+  /** `data.decision` of command events: allow, deny, mask, hold. */
+  readonly decision?: string;
+  /** A table the command touched, `name` or `schema.name` as written in the statement. */
+  readonly table?: string;
+  /** With `table`: only this kind of access. */
+  readonly access?: 'read' | 'write' | 'ddl';
   readonly types?: readonly AuditEventType[];
   /** Inclusive lower bound, ms since epoch. */
   readonly since?: number;
@@ -83,6 +110,12 @@ export interface CommandRecord {
   readonly request: Readonly<Record<string, unknown>>;
   /** The `command.completed` payload, or null when the command has not completed. */
   readonly outcome: Readonly<Record<string, unknown>> | null;
+  /** The newest `command.approved` / `command.rejected` for a held command, or null. */
+  readonly approval: {
+    readonly type: 'command.approved' | 'command.rejected';
+    readonly ts: string;
+    readonly data: Readonly<Record<string, unknown>>;
+  } | null;
 }
 
 /**
@@ -98,5 +131,7 @@ export interface AuditLedger {
   appendLater(event: AuditEventInput): void;
   query(filter: AuditFilter): Promise<AuditEvent[]>;
   commands(filter: AuditFilter): Promise<CommandRecord[]>;
+  /** Signs a checkpoint over everything appended so far; resolves with its seq (0: nothing new). */
+  checkpoint(): Promise<number>;
   close(): Promise<void>;
 }

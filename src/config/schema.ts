@@ -3,6 +3,7 @@
  * the first problems by key path, e.g. `connections[0].port: expected a number`.
  */
 import { z } from 'zod';
+import { sinkConfigSchema } from '../audit/sink/config.ts';
 import { Secret } from './secret.ts';
 
 const hostPort = z
@@ -75,8 +76,30 @@ export const configSchema = z.strictObject({
       /** Largest bound-parameter value kept verbatim in the ledger; longer ones are truncated. */
       max_param_bytes: z.number().int().min(0).max(1_048_576).default(1024),
       max_statement_bytes: z.number().int().min(64).max(16_777_216).default(65_536),
+      /** Where events are kept: the embedded SQLite file (default) or a shared PostgreSQL. */
+      store: z
+        .discriminatedUnion('kind', [
+          z.strictObject({ kind: z.literal('sqlite') }),
+          z.strictObject({ kind: z.literal('postgres'), url: secret }),
+        ])
+        .default({ kind: 'sqlite' }),
+      /** Ed25519 key that signs checkpoints; default `<data_dir>/keys/ledger-signing-key.pem`. */
+      signing_key_file: z.string().min(1).optional(),
+      /** How often a checkpoint is signed when there are new events (and always at shutdown). */
+      checkpoint_interval_ms: z.number().int().min(1000).max(86_400_000).default(60_000),
+      /** Prune events older than this many days (keeping the tree verifiable); unset keeps all. */
+      retention_days: z.number().positive().max(36_500).optional(),
+      /** Forward committed events to a SIEM (syslog RFC 5424 or an HTTPS webhook / Splunk HEC). */
+      sinks: z.array(sinkConfigSchema).default([]),
     })
-    .default({ sync: 'full', max_param_bytes: 1024, max_statement_bytes: 65_536 }),
+    .default({
+      sync: 'full',
+      max_param_bytes: 1024,
+      max_statement_bytes: 65_536,
+      store: { kind: 'sqlite' },
+      checkpoint_interval_ms: 60_000,
+      sinks: [],
+    }),
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
     .default({ level: 'info' }),

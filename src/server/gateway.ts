@@ -3,10 +3,14 @@
  * one listener per configured protocol. Shutdown ends every session with a clear error, then
  * closes the ledger.
  */
+
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { SqliteLedger } from '../audit/sqlite-ledger.ts';
-import type { AuditLedger } from '../audit/types.ts';
+import type { Ledger } from '../audit/ledger.ts';
+import { openLedger } from '../audit/open.ts';
+import { createSink } from '../audit/sink/config.ts';
+import type { EventSource, SinkRunner } from '../audit/sink/runner.ts';
 import type { AirlockConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { tokenAuthenticator } from '../identity/authenticator.ts';
@@ -21,7 +25,7 @@ import { loadTls } from './tls.ts';
 export interface Gateway {
   /** Where each listener is bound (port resolved when configured as 0). */
   readonly addresses: { readonly postgres?: { host: string; port: number } };
-  readonly ledger: AuditLedger;
+  readonly ledger: Ledger;
   readonly tokens: TokenStore;
   readonly sessions: SessionRegistry;
   /** The certificate clients can pin (`sslrootcert=`), when TLS is on. */
@@ -45,12 +49,18 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   const clock = opts.clock ?? Date.now;
   const logger = opts.logger;
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-  const ledger = new SqliteLedger({
+  const sinks: SinkRunner[] = [];
+  const ledger = await openLedger({
+    audit: config.audit,
     dataDir: config.data_dir,
-    sync: config.audit.sync,
     clock,
     onError: (err) => logger.error('audit append failed', { code: err.code }),
+    onCommit: () => {
+      for (const s of sinks) s.notify();
+    },
   });
+  await recordConfig(ledger, config, logger);
+  sinks.push(...(await startSinks(config, ledger, logger)));
   const tokens = new TokenStore({ dataDir: config.data_dir });
   const tls = loadTls(config);
   const sessions = new SessionRegistry();
@@ -87,6 +97,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     for (const s of sockets) s.destroy();
     await Promise.all(stopped);
     await ledger.close();
+    await Promise.all(sinks.map((s) => s.close()));
     tokens.close();
   };
   return {
@@ -100,6 +111,37 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       return closing;
     },
   };
+}
+
+/** Sinks pull committed events from the ledger: an outage of theirs never blocks a write. */
+async function startSinks(config: AirlockConfig, ledger: Ledger, logger: Logger) {
+  const source: EventSource = {
+    readAfter: (seq, limit) => ledger.reader.readAfter(seq, limit),
+    headSeq: async () => (await ledger.reader.info())?.head.size ?? 0,
+  };
+  const runners = config.audit.sinks.map((c) =>
+    createSink(c, { source, dataDir: config.data_dir, logger }),
+  );
+  await Promise.all(runners.map((r) => r.start()));
+  return runners;
+}
+
+/** Which configuration the gateway runs: a hash and a summary, never a secret. */
+async function recordConfig(ledger: Ledger, config: AirlockConfig, logger: Logger): Promise<void> {
+  const summary = {
+    listen: config.listen,
+    store: config.audit.store.kind,
+    connections: config.connections.map((c) => ({ name: c.name, type: c.type, host: c.host })),
+  };
+  // Secret serialises as [redacted], so the hash never depends on (or reveals) a secret.
+  const hash = createHash('sha256').update(JSON.stringify(config)).digest('hex');
+  try {
+    await ledger.append({ type: 'config.loaded', data: { hash, ...summary } });
+  } catch (err) {
+    logger.error('audit ledger unavailable at start; commands will be refused until it returns', {
+      err,
+    });
+  }
 }
 
 function listen(server: Server, hostPort: string): Promise<{ host: string; port: number }> {

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SqliteLedger } from '../../src/audit/sqlite-ledger.ts';
+import { SqliteStoreReader } from '../../src/audit/sqlite-store.ts';
 import { run } from '../helpers/stack.ts';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
@@ -84,7 +84,10 @@ describe('airlock CLI', () => {
     assert.equal((await airlock(['token', 'revoke', id, '--config', cfg], env)).code, 1);
     const q = await airlock(['audit', 'query', '--config', cfg, '--json'], env);
     assert.equal(q.code, 0, q.stderr);
-    const ledger = new SqliteLedger({ dataDir: join(cfg, '..', 'data') });
+    const v = await airlock(['audit', 'verify', '--config', cfg], env);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /^ok: \d+ events, \d+ signed checkpoints/);
+    const ledger = new SqliteStoreReader(join(cfg, '..', 'data', 'ledger.db'));
     try {
       const events = await ledger.query({ types: ['token.created', 'token.revoked'] });
       assert.deepEqual(

@@ -1,62 +1,302 @@
-import { SqliteLedger } from '../../audit/sqlite-ledger.ts';
-import type { AuditFilter, CommandRecord } from '../../audit/types.ts';
-import { config, out, parse, parseTime, str, UsageError } from '../args.ts';
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadOrCreateSigningKey, loadPublicKey } from '../../audit/checkpoint.ts';
+import { exportLedger, verifyExport } from '../../audit/export.ts';
+import {
+  localPublicKey,
+  openLedger,
+  openReader,
+  signingKeyFile,
+  verifyStore,
+} from '../../audit/open.ts';
+import type { LedgerReader } from '../../audit/store.ts';
+import {
+  AUDIT_EVENT_TYPES,
+  type AuditEvent,
+  type AuditEventType,
+  type AuditFilter,
+  type CommandRecord,
+} from '../../audit/types.ts';
+import type { VerifyResult } from '../../audit/verify.ts';
+import type { AirlockConfig } from '../../config/schema.ts';
+import {
+  config,
+  type Flags,
+  out,
+  parse,
+  parseDuration,
+  parseTime,
+  str,
+  UsageError,
+} from '../args.ts';
 
-export const help = `audit query [--connection C] [--identity I] [--since T] [--until T]
-              [--session S] [--limit N] [--json]`;
+export const help = `audit query [--connection C] [--identity I] [--owner O] [--session S]
+              [--type T[,T]] [--decision D] [--table T [--access read|write|ddl]]
+              [--since T] [--until T] [--limit N] [--json]
+  audit show-session ID [--json]
+  audit verify [--from-export FILE] [--pubkey FILE]
+  audit export --format jsonl|ocsf --out FILE [--since T] [--until T]
+  audit pubkey
+  audit prune --older-than 90d`;
 
-/** `airlock audit query`: statements with their outcomes, oldest first. */
+const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
+  query,
+  'show-session': showSession,
+  verify,
+  export: exportCmd,
+  pubkey,
+  prune,
+};
+
+/** `airlock audit <verb>`: read, verify, export and prune the ledger. */
 export async function run(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
-  if (verb !== 'query') throw new UsageError(`unknown audit command "${verb ?? ''}"`);
-  const { flags } = parse(rest, {
-    connection: { type: 'string' },
-    identity: { type: 'string' },
-    session: { type: 'string' },
-    since: { type: 'string' },
-    until: { type: 'string' },
-    limit: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  const cfg = config(flags);
-  const ledger = new SqliteLedger({ dataDir: cfg.data_dir });
+  const fn = VERBS[verb ?? ''];
+  if (fn === undefined) throw new UsageError(`unknown audit command "${verb ?? ''}"`);
+  return fn(rest);
+}
+
+async function withReader<T>(
+  cfg: AirlockConfig,
+  body: (r: LedgerReader) => Promise<T>,
+): Promise<T> {
+  const reader = await openReader(cfg.audit, cfg.data_dir);
   try {
-    const rows = await ledger.commands(filterOf(flags));
-    for (const r of rows) out(flags.json ? JSON.stringify(r) : line(r));
+    return await body(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+const FILTER_FLAGS = {
+  connection: { type: 'string' },
+  identity: { type: 'string' },
+  owner: { type: 'string' },
+  session: { type: 'string' },
+  type: { type: 'string' },
+  decision: { type: 'string' },
+  table: { type: 'string' },
+  access: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Statements with outcome and approval, or with `--type` the matching events; oldest first. */
+async function query(argv: string[]): Promise<number> {
+  const { flags } = parse(argv, FILTER_FLAGS);
+  const filter = filterOf(flags);
+  return withReader(config(flags), async (reader) => {
+    if (filter.types !== undefined) {
+      const events = await reader.query(filter);
+      for (const e of events) out(flags.json ? JSON.stringify(eventJson(e)) : eventLine(e));
+      if (!flags.json && events.length === 0) process.stderr.write('no events match\n');
+      return 0;
+    }
+    const rows = await reader.commands(filter);
+    for (const r of rows) out(flags.json ? JSON.stringify(r) : commandLine(r));
     if (!flags.json && rows.length === 0) process.stderr.write('no statements match\n');
     return 0;
+  });
+}
+
+/** One session end to end: who, from where, every statement, decision and outcome. */
+async function showSession(argv: string[]): Promise<number> {
+  const { flags, positionals } = parse(argv, { json: { type: 'boolean' } });
+  const id = positionals[0];
+  if (id === undefined) throw new UsageError('audit show-session needs a session id');
+  return withReader(config(flags), async (reader) => {
+    const events = await reader.query({ sessionId: id });
+    if (events.length === 0) {
+      process.stderr.write(`no events for session ${id}\n`);
+      return 1;
+    }
+    for (const e of events) out(flags.json ? JSON.stringify(eventJson(e)) : eventLine(e));
+    return 0;
+  });
+}
+
+async function verify(argv: string[]): Promise<number> {
+  const { flags } = parse(argv, { 'from-export': { type: 'string' }, pubkey: { type: 'string' } });
+  const file = str(flags, 'from-export');
+  const pubkeyFile = str(flags, 'pubkey');
+  let result: VerifyResult;
+  if (file !== undefined) {
+    const keys = pubkeyFile ? [readPublicKey(pubkeyFile)] : [localKey(config(flags))];
+    result = await verifyExport(file, keys);
+  } else {
+    const cfg = config(flags);
+    const keys = pubkeyFile ? [readPublicKey(pubkeyFile)] : [localKey(cfg)];
+    result = await verifyStore(cfg.audit, cfg.data_dir, keys);
+  }
+  if (result.ok) {
+    out(
+      `ok: ${result.events} events, ${result.checkpoints} signed checkpoints, tree size ${result.treeSize}, root ${result.rootHash}`,
+    );
+    return 0;
+  }
+  out(`FAILED at seq ${result.seq}: ${result.problem}: ${result.reason}`);
+  return 1;
+}
+
+function readPublicKey(file: string): KeyObject {
+  try {
+    return loadPublicKey(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--pubkey ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The public half of the local signing key (never creates one). */
+function localKey(cfg: AirlockConfig): KeyObject {
+  const key = localPublicKey(cfg.audit, cfg.data_dir);
+  if (key === undefined) {
+    throw new UsageError(
+      `no signing key at ${signingKeyFile(cfg.audit, cfg.data_dir)}; pass --pubkey FILE`,
+    );
+  }
+  return key;
+}
+
+async function exportCmd(argv: string[]): Promise<number> {
+  const { flags } = parse(argv, {
+    format: { type: 'string' },
+    out: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+  });
+  const format = str(flags, 'format') ?? 'jsonl';
+  if (format !== 'jsonl' && format !== 'ocsf')
+    throw new UsageError('--format must be jsonl or ocsf');
+  const file = str(flags, 'out');
+  if (file === undefined) throw new UsageError('--out FILE is required');
+  const cfg = config(flags);
+  const key = loadOrCreateSigningKey(signingKeyFile(cfg.audit, cfg.data_dir));
+  const since = str(flags, 'since');
+  const until = str(flags, 'until');
+  const { events, header } = await withReader(cfg, (reader) =>
+    exportLedger({
+      reader,
+      format,
+      out: file,
+      since: since === undefined ? undefined : parseTime(since),
+      until: until === undefined ? undefined : parseTime(until),
+      publicKeyPem: key.publicKeyPem,
+      checkpoint: () => withLedger(cfg, async (l) => void (await l.checkpoint())),
+    }),
+  );
+  process.stderr.write(
+    `exported ${events} events (seq ${header.from}..${header.to}) with ${header.checkpoints.length} signed checkpoints to ${file}\n`,
+  );
+  return 0;
+}
+
+async function withLedger<T>(
+  cfg: AirlockConfig,
+  body: (l: Awaited<ReturnType<typeof openLedger>>) => Promise<T>,
+): Promise<T> {
+  const ledger = await openLedger({
+    audit: cfg.audit,
+    dataDir: cfg.data_dir,
+    checkpointIntervalMs: 0,
+  });
+  try {
+    return await body(ledger);
   } finally {
     await ledger.close();
   }
 }
 
-function filterOf(flags: Record<string, string | boolean | undefined>): AuditFilter {
+async function pubkey(argv: string[]): Promise<number> {
+  const { flags } = parse(argv, {});
+  const cfg = config(flags);
+  process.stdout.write(
+    loadOrCreateSigningKey(signingKeyFile(cfg.audit, cfg.data_dir)).publicKeyPem,
+  );
+  return 0;
+}
+
+async function prune(argv: string[]): Promise<number> {
+  const { flags } = parse(argv, { 'older-than': { type: 'string' } });
+  const age = str(flags, 'older-than');
+  if (age === undefined) throw new UsageError('--older-than DURATION is required, e.g. 90d');
+  const cfg = config(flags);
+  const through = await withLedger(cfg, (l) => l.prune(Date.now() - parseDuration(age)));
+  process.stderr.write(through === 0 ? 'nothing to prune\n' : `pruned events 1..${through}\n`);
+  return 0;
+}
+
+function filterOf(flags: Flags): AuditFilter {
   const limit = str(flags, 'limit');
   if (limit !== undefined && !/^\d+$/.test(limit)) throw new UsageError('--limit must be a number');
+  const access = str(flags, 'access');
+  if (access !== undefined && !['read', 'write', 'ddl'].includes(access)) {
+    throw new UsageError('--access must be read, write or ddl');
+  }
   const f: { -readonly [K in keyof AuditFilter]: AuditFilter[K] } = {};
   const set = <K extends keyof AuditFilter>(k: K, v: AuditFilter[K] | undefined): void => {
     if (v !== undefined) f[k] = v;
   };
   set('connection', str(flags, 'connection'));
   set('identity', str(flags, 'identity'));
+  set('owner', str(flags, 'owner'));
   set('sessionId', str(flags, 'session'));
+  set('types', typesOf(str(flags, 'type')));
+  set('decision', str(flags, 'decision'));
+  set('table', str(flags, 'table'));
+  set('access', access as AuditFilter['access']);
   set('since', str(flags, 'since') ? parseTime(str(flags, 'since') as string) : undefined);
   set('until', str(flags, 'until') ? parseTime(str(flags, 'until') as string) : undefined);
   set('limit', limit ? Number(limit) : 200);
   return f;
 }
 
-function line(r: CommandRecord): string {
-  const who = r.actor
-    ? `${r.actor.identity}${r.actor.owner ? ` (owner ${r.actor.owner})` : ''}`
-    : '-';
-  const text = String((r.request.command as { text?: unknown } | undefined)?.text ?? '').replace(
-    /\s+/g,
-    ' ',
-  );
+function typesOf(list: string | undefined): AuditEventType[] | undefined {
+  if (list === undefined) return undefined;
+  const types = list.split(',').map((t) => t.trim());
+  for (const t of types) {
+    if (!(AUDIT_EVENT_TYPES as readonly string[]).includes(t)) {
+      throw new UsageError(`unknown event type "${t}" (one of ${AUDIT_EVENT_TYPES.join(', ')})`);
+    }
+  }
+  return types as AuditEventType[];
+}
+
+function eventJson(e: AuditEvent): Omit<AuditEvent, 'body'> {
+  const { body: _b, ...rest } = e;
+  return rest;
+}
+
+function who(actor: AuditEvent['actor']): string {
+  return actor ? `${actor.identity}${actor.owner ? ` (owner ${actor.owner})` : ''}` : '-';
+}
+
+function sqlText(data: Readonly<Record<string, unknown>>): string {
+  const text = (data.command as { text?: unknown } | undefined)?.text;
+  return String(text ?? '')
+    .replace(/\s+/g, ' ')
+    .slice(0, 200);
+}
+
+function eventLine(e: AuditEvent): string {
+  const d = e.data;
+  const detail =
+    e.type === 'command.requested'
+      ? `[${String(d.decision ?? '')}] ${sqlText(d)}`
+      : e.type === 'command.completed'
+        ? `${String(d.outcome)}${d.error ? ` ${(d.error as { code: string }).code}` : ''} rows=${String(d.rows)} ${String(d.durationMs)}ms`
+        : JSON.stringify(d).slice(0, 200);
+  return `${e.seq}  ${e.ts}  ${e.type}  ${e.connection ?? '-'}  ${who(e.actor)}  ${e.clientAddr ?? ''}  ${detail}`;
+}
+
+function commandLine(r: CommandRecord): string {
   const o = r.outcome;
   const result = o
     ? `${o.outcome}${o.error ? ` ${(o.error as { code: string }).code}` : ''} rows=${o.rows} ${o.durationMs}ms`
-    : String(r.request.decision ?? 'pending');
-  return `${r.ts}  ${r.connection ?? '-'}  ${who}  [${result}]  ${text.slice(0, 200)}`;
+    : 'pending';
+  const approval = r.approval
+    ? ` ${r.approval.type === 'command.approved' ? 'approved' : 'rejected'} by ${String(r.approval.data.approver ?? '?')}`
+    : '';
+  return `${r.ts}  ${r.connection ?? '-'}  ${who(r.actor)}  session=${r.sessionId ?? '-'}  [${String(r.request.decision ?? '')}${approval}] [${result}]  ${sqlText(r.request)}`;
 }

@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { SqliteLedger } from '../../audit/sqlite-ledger.ts';
+import { openLedger } from '../../audit/open.ts';
 import type { Actor, AuditEventInput } from '../../audit/types.ts';
 import type { AirlockConfig } from '../../config/schema.ts';
 import { tokenCreatedEvent, tokenRevokedEvent } from '../../identity/token-events.ts';
@@ -105,7 +105,11 @@ const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/
 const cliActor = (): Actor => ({ kind: 'cli', identity: userInfo().username });
 
 async function recordEvent(cfg: AirlockConfig, event: AuditEventInput): Promise<void> {
-  const ledger = new SqliteLedger({ dataDir: cfg.data_dir, sync: cfg.audit.sync });
+  const ledger = await openLedger({
+    audit: cfg.audit,
+    dataDir: cfg.data_dir,
+    checkpointIntervalMs: 0,
+  });
   try {
     await ledger.append(event);
   } finally {

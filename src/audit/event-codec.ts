@@ -1,0 +1,226 @@
+/**
+ * How an event becomes a stored row, and how a verifier checks that a row is what it claims.
+ * Shared by every store (SQLite, PostgreSQL), the verifier and the exporter, so that the hashed
+ * bytes are defined in exactly one place.
+ *
+ * - `body` is the canonical JSON of the event (keys sorted, see canonical.ts) including its seq.
+ * - `leaf` is the RFC 9162 leaf hash SHA-256(0x00 || body).
+ * - `hash` chains the events: SHA-256(prevHash || leaf), over the raw 32-byte values.
+ */
+
+import { hash as digest } from 'node:crypto';
+import { canonicalJson } from './canonical.ts';
+import { leafHash } from './merkle.ts';
+import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditEventInput } from './types.ts';
+
+/** Version of the body layout; bumped when the hashed bytes change meaning. */
+export const EVENT_BODY_VERSION = 2;
+
+/** An event as the data path hands it over: `time` is always filled in. */
+export type WireEvent = AuditEventInput & { readonly time: number };
+
+/** The columns a store indexes, all derived from the body (the verifier checks they agree). */
+export interface EventColumns {
+  readonly time: number;
+  readonly type: string;
+  readonly sessionId: string | null;
+  readonly connection: string | null;
+  readonly identity: string | null;
+  readonly owner: string | null;
+  readonly commandId: string | null;
+  /** `data.decision` when it is a string (allow, deny, mask, hold). */
+  readonly decision: string | null;
+  /** `,name:access,` list of the tables a SQL command touches, or null. */
+  readonly tables: string | null;
+}
+
+/** An event validated and serialised outside the write lock; only its seq is missing. */
+export interface PreparedEvent extends EventColumns {
+  /** The canonical body up to `"seq":`, and what follows the number. */
+  readonly head: string;
+  readonly tail: string;
+}
+
+/** A row as every store keeps it. */
+export interface EventRow extends EventColumns {
+  readonly seq: number;
+  readonly body: string;
+  readonly leaf: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** The body as stored (what `JSON.parse(row.body)` yields). */
+export interface StoredBody {
+  readonly v: number;
+  readonly seq: number;
+  readonly ts: string;
+  readonly type: AuditEvent['type'];
+  readonly sessionId: string | null;
+  readonly connection: string | null;
+  readonly actor: AuditEvent['actor'];
+  readonly clientAddr: string | null;
+  readonly commandId: string | null;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+const TYPES: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
+
+/**
+ * Validates an event and serialises everything but its seq, so that the work done while holding
+ * the write lock is string concatenation and two SHA-256s. Throws a TypeError naming the problem,
+ * never the event's content.
+ *
+ * @example
+ * const p = prepareEvent({ type: 'session.started', time: Date.now(), sessionId: 's-1' });
+ */
+export function prepareEvent(e: WireEvent): PreparedEvent {
+  if (typeof e !== 'object' || e === null) throw new TypeError('event is not an object');
+  if (!TYPES.has(e.type)) throw new TypeError('unknown audit event type');
+  if (!Number.isSafeInteger(e.time) || e.time < 0) throw new TypeError('event time is invalid');
+  const ts = new Date(e.time).toISOString();
+  const sessionId = optionalString(e.sessionId, 'sessionId');
+  const connection = optionalString(e.connection, 'connection');
+  const clientAddr = optionalString(e.clientAddr, 'clientAddr');
+  const commandId = optionalString(e.commandId, 'commandId');
+  const data = e.data ?? {};
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new TypeError('event data is not an object');
+  }
+  // Keys in canonical (sorted) order; event-codec.test.ts checks this equals canonicalJson(body).
+  const head =
+    `{"actor":${e.actor === undefined ? 'null' : canonicalJson(e.actor)}` +
+    `,"clientAddr":${canonicalJson(clientAddr)},"commandId":${canonicalJson(commandId)}` +
+    `,"connection":${canonicalJson(connection)},"data":${canonicalJson(data)},"seq":`;
+  const tail = `,"sessionId":${canonicalJson(sessionId)},"ts":"${ts}","type":${JSON.stringify(e.type)},"v":${EVENT_BODY_VERSION}}`;
+  return {
+    ...columnsOf(e.time, e.type, sessionId, connection, e.actor, commandId, data),
+    head,
+    tail,
+  };
+}
+
+/**
+ * Gives a prepared event its seq and its place in the chain.
+ *
+ * @example
+ * const row = sealEvent(prepareEvent(e), 1, GENESIS_HASH);
+ */
+export function sealEvent(e: PreparedEvent, seq: number, prevHash: string): EventRow {
+  const body = e.head + seq + e.tail;
+  const leaf = leafHash(body).toString('hex');
+  const { head: _h, tail: _t, ...columns } = e;
+  return { ...columns, seq, body, leaf, prevHash, hash: chainLink(prevHash, leaf) };
+}
+
+/** The chain link over the raw hash bytes: SHA-256(prevHash || leaf). */
+export function chainLink(prevHash: string, leaf: string): string {
+  return digest('sha256', Buffer.from(prevHash + leaf, 'hex'), 'hex');
+}
+
+/** The indexed columns an event's body implies. */
+export function columnsOfBody(b: StoredBody): EventColumns {
+  return columnsOf(
+    Date.parse(b.ts),
+    b.type,
+    b.sessionId,
+    b.connection,
+    b.actor ?? undefined,
+    b.commandId,
+    b.data,
+  );
+}
+
+function columnsOf(
+  time: number,
+  type: string,
+  sessionId: string | null,
+  connection: string | null,
+  actor: unknown,
+  commandId: string | null,
+  data: Readonly<Record<string, unknown>>,
+): EventColumns {
+  const decision = typeof data.decision === 'string' ? data.decision : null;
+  return {
+    time,
+    type,
+    sessionId,
+    connection,
+    identity: actorField(actor, 'identity'),
+    owner: actorField(actor, 'owner'),
+    commandId,
+    decision,
+    tables: tablesColumn(data),
+  };
+}
+
+/**
+ * `,patients:write,public.visits:read,` from `data.statements[].tables[]`, so that a filter on a
+ * table is a LIKE on one column in every store.
+ */
+function tablesColumn(data: Readonly<Record<string, unknown>>): string | null {
+  const statements = data.statements;
+  if (!Array.isArray(statements)) return null;
+  const seen = new Set<string>();
+  for (const s of statements) {
+    const tables = (s as { tables?: unknown } | null)?.tables;
+    if (!Array.isArray(tables)) continue;
+    for (const t of tables) {
+      const { schema, name, access } = (t ?? {}) as Record<string, unknown>;
+      if (typeof name !== 'string' || typeof access !== 'string') continue;
+      seen.add(`${typeof schema === 'string' ? `${schema}.` : ''}${name}:${access}`);
+    }
+  }
+  return seen.size === 0 ? null : `,${[...seen].join(',')},`;
+}
+
+function optionalString(v: unknown, name: string): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw new TypeError(`event ${name} is not a string`);
+  return v;
+}
+
+function actorField(actor: unknown, field: 'identity' | 'owner'): string | null {
+  if (actor === undefined || actor === null) return null;
+  if (typeof actor !== 'object') throw new TypeError('event actor is not an object');
+  const v = (actor as Record<string, unknown>)[field];
+  if (field === 'identity' && typeof v !== 'string') {
+    throw new TypeError('event actor has no identity');
+  }
+  return optionalString(v, `actor.${field}`);
+}
+
+/** The event a row holds, for readers. Throws on a body that is not JSON. */
+export function eventOfRow(row: Pick<EventRow, 'seq' | 'body' | 'leaf' | 'prevHash' | 'hash'>) {
+  const b = JSON.parse(row.body) as StoredBody;
+  const event: AuditEvent = {
+    seq: row.seq,
+    ts: b.ts,
+    type: b.type,
+    sessionId: b.sessionId,
+    connection: b.connection,
+    actor: b.actor,
+    clientAddr: b.clientAddr,
+    commandId: b.commandId,
+    data: b.data,
+    body: row.body,
+    leafHash: row.leaf,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+  return event;
+}
+
+/**
+ * Why a row's indexed columns disagree with its body, or undefined when they agree.
+ *
+ * @example
+ * const why = columnMismatch(row, JSON.parse(row.body));
+ */
+export function columnMismatch(row: EventColumns, body: StoredBody): string | undefined {
+  const expected = columnsOfBody(body);
+  for (const key of Object.keys(expected) as (keyof EventColumns)[]) {
+    if (row[key] !== expected[key]) return `column ${key} does not match the body`;
+  }
+  return undefined;
+}

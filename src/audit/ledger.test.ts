@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { GatewayError } from '../errors.ts';
+import type { Ledger } from './ledger.ts';
+import { localPublicKey, type OpenLedgerOptions, openLedger, verifyStore } from './open.ts';
+import {
+  auditConfig,
+  isUnavailable,
+  ledgerConformance,
+  type StoreFixture,
+} from './testing/conformance.ts';
+import type { AuditEventInput } from './types.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'airlock-ledger-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDir = (): string => join(root, `d${++dirs}`);
+const fast = { initial: 20, max: 40 } as const;
+const audit = auditConfig({ kind: 'sqlite' });
+
+function sqliteFixture(dataDir = freshDir()): StoreFixture {
+  const path = join(dataDir, 'ledger.db');
+  const withDb = <T>(body: (db: DatabaseSync) => T): T => {
+    const db = new DatabaseSync(path);
+    try {
+      return body(db);
+    } finally {
+      db.close();
+    }
+  };
+  return {
+    audit,
+    dataDir,
+    tamper: async (sql) =>
+      withDb((db) => {
+        db.exec('DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete');
+        db.exec(sql);
+      }),
+    select: async (sql) => withDb((db) => db.prepare(sql).all()),
+  };
+}
+
+ledgerConformance('embedded SQLite', async () => sqliteFixture());
+
+const open = (dataDir: string, testing: OpenLedgerOptions['testing'] = {}, extra = {}) =>
+  openLedger({
+    audit,
+    dataDir,
+    checkpointIntervalMs: 0,
+    testing: { restartBackoffMs: fast, ...testing },
+    ...extra,
+  });
+
+/** Retries until an append succeeds, proving the ledger recovered (bounded, so it cannot hang). */
+async function appendEventually(ledger: Ledger, e: AuditEventInput): Promise<number> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await ledger.append(e);
+    } catch (err) {
+      if (!isUnavailable(err) || Date.now() > deadline) throw err;
+      await sleep(10);
+    }
+  }
+}
+
+async function verifies(dataDir: string): Promise<void> {
+  const key = localPublicKey(audit, dataDir);
+  assert.ok(key);
+  const r = await verifyStore(audit, dataDir, [key]);
+  assert.ok(r.ok, JSON.stringify(r));
+}
+
+describe('embedded store failures', () => {
+  test('the append-only triggers refuse UPDATE and DELETE', async () => {
+    const dataDir = freshDir();
+    await (await open(dataDir)).append({ type: 'session.started' }).then(() => undefined);
+    const db = new DatabaseSync(join(dataDir, 'ledger.db'));
+    assert.throws(() => db.exec("UPDATE events SET type = 'x' WHERE seq = 1"), /append-only/);
+    assert.throws(() => db.exec('DELETE FROM events'), /append-only/);
+    db.close();
+  });
+
+  test('fails closed when the ledger cannot be opened, then recovers', async () => {
+    const parent = freshDir();
+    writeFileSync(parent, 'not a directory');
+    await using ledger = await open(join(parent, 'data'));
+    const started = Date.now();
+    const results = await Promise.allSettled([
+      ledger.append({ type: 'session.started' }),
+      ledger.append({ type: 'session.started' }),
+    ]);
+    for (const r of results) assert.ok(r.status === 'rejected' && isUnavailable(r.reason));
+    await assert.rejects(ledger.append({ type: 'session.started' }), isUnavailable);
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(ledger.healthy(), false);
+    rmSync(parent);
+    mkdirSync(parent);
+    assert.equal(await appendEventually(ledger, { type: 'session.started' }), 1);
+    assert.equal(ledger.healthy(), true);
+  });
+
+  test('an outage is recorded with the number of refused appends once the store is back', async () => {
+    const dataDir = freshDir();
+    await using ledger = await open(dataDir);
+    assert.equal(await ledger.append({ type: 'session.started' }), 1);
+    renameSync(dataDir, `${dataDir}.moved`);
+    writeFileSync(dataDir, 'not a directory');
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => ledger.append({ type: 'command.requested' })),
+    );
+    for (const r of results) assert.ok(r.status === 'rejected' && isUnavailable(r.reason));
+    assert.equal(ledger.healthy(), false);
+    rmSync(dataDir);
+    renameSync(`${dataDir}.moved`, dataDir);
+    assert.equal(await appendEventually(ledger, { type: 'session.ended' }), 2);
+    await sleep(30);
+    const outage = await ledger.query({ types: ['audit.outage.ended'] });
+    assert.equal(outage.length, 1);
+    assert.ok(Number(outage[0]?.data.refused) >= 5);
+    await ledger.close();
+    await verifies(dataDir);
+  });
+
+  test('fails closed when another process holds the write lock too long', async () => {
+    const dataDir = freshDir();
+    await using ledger = await open(dataDir, { busyTimeoutMs: 100 });
+    await ledger.append({ type: 'session.started' });
+    const blocker = new DatabaseSync(join(dataDir, 'ledger.db'));
+    blocker.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    await assert.rejects(ledger.append({ type: 'command.requested' }), (err: unknown) => {
+      assert.ok(isUnavailable(err));
+      assert.match(String(((err as GatewayError).cause as Error).message), /locked|busy/i);
+      return true;
+    });
+    assert.ok(Date.now() - started < 3000);
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    assert.equal(await appendEventually(ledger, { type: 'command.requested' }), 2);
+  });
+
+  test('fails closed when the writer dies mid-transaction, then restarts it', async () => {
+    const dataDir = freshDir();
+    const ledger = await open(dataDir, { crashOnTransaction: 2 });
+    assert.equal(await ledger.append({ type: 'session.started' }), 1);
+    const lost = await Promise.allSettled([
+      ledger.append({ type: 'command.requested' }),
+      ledger.append({ type: 'command.requested' }),
+    ]);
+    for (const r of lost) assert.ok(r.status === 'rejected' && isUnavailable(r.reason));
+    assert.equal(await appendEventually(ledger, { type: 'session.ended' }), 2);
+    await ledger.close();
+    await verifies(dataDir);
+  });
+
+  test('appendLater reports failures to onError without the event content', async () => {
+    const errors: GatewayError[] = [];
+    const dataDir = freshDir();
+    const ledger = await open(dataDir, {}, { onError: (e: GatewayError) => errors.push(e) });
+    ledger.appendLater({ type: 'session.ended', data: { secret: 'sekrit-value' } });
+    ledger.appendLater({ type: 'session.ended', data: { bad: 1n, secret: 'sekrit-value' } });
+    await ledger.close();
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.code, 'GW_AUDIT_UNAVAILABLE');
+    assert.doesNotMatch(String((errors[0]?.cause as Error | undefined)?.message), /sekrit/);
+    await verifies(dataDir);
+  });
+
+  test('a CLI process exits promptly after appending, even without close()', () => {
+    const dataDir = freshDir();
+    const script = `
+      import { openLedger } from ${JSON.stringify(new URL('./open.ts', import.meta.url).href)};
+      import { auditConfig } from ${JSON.stringify(new URL('./testing/conformance.ts', import.meta.url).href)};
+      const ledger = await openLedger({ audit: auditConfig({ kind: 'sqlite' }), dataDir: ${JSON.stringify(dataDir)} });
+      console.log(await ledger.append({ type: 'token.created', data: { tokenId: 't1' } }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '1');
+  });
+});

@@ -1,0 +1,673 @@
+/**
+ * Maps ledger events to OCSF (Open Cybersecurity Schema Framework) events for SIEMs.
+ *
+ * Schema version 1.3.0 (https://schema.ocsf.io/1.3.0/): the first version with every class used
+ * here (Event Log Activity [1008] arrived in 1.3.0, as did the Application Lifecycle `Update`
+ * activity and the Entity Management activities beyond CRUD).
+ *
+ * | Airlock event                        | OCSF class                       | Activity               |
+ * | ------------------------------------ | -------------------------------- | ---------------------- |
+ * | session.started, auth.*              | Authentication [3002]            | Logon (1)              |
+ * | session.ended                        | Authentication [3002]            | Logoff (2)             |
+ * | command.requested/completed (SQL)    | Datastore Activity [6005]        | by statement kind      |
+ * | command.requested (HTTP)             | API Activity [6003]              | by HTTP method         |
+ * | command.approved/rejected, data.masked | the command's class            | Other (99)             |
+ * | token.created / token.revoked        | Account Change [3001]            | Create (1) / Delete (6)|
+ * | config.loaded                        | Application Lifecycle [6002]     | Start (3)              |
+ * | policy.changed                       | Entity Management [3004]         | Update (3)             |
+ * | ledger.checkpointed / ledger.pruned  | Event Log Activity [1008]        | Other (99) / Delete (2)|
+ * | audit.outage.ended                   | Event Log Activity [1008]        | Restart (8)            |
+ *
+ * Nothing from `data.command.params` is copied into an OCSF attribute: bound values reach a SIEM
+ * only if the exporter puts them into the `airlock` object, which lands in `unmapped.airlock`.
+ */
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import type { Actor, AuditEvent, AuditEventType } from './types.ts';
+
+/** The OCSF schema version every mapped event declares in `metadata.version`. */
+export const OCSF_VERSION = '1.3.0';
+
+/** Context an event alone does not carry. */
+export interface OcsfOptions {
+  /**
+   * The session's protocol (`session.started.data.protocol`), used to pick the class of command
+   * events whose payload names no command kind (`command.completed`, `command.approved`, ...).
+   * Defaults to `postgres`.
+   */
+  readonly protocol?: string;
+}
+
+type OcsfObject = Record<string, unknown>;
+
+interface OcsfClass {
+  readonly uid: number;
+  readonly name: string;
+  readonly categoryUid: number;
+  readonly categoryName: string;
+}
+
+const IAM = 'Identity & Access Management';
+const APP = 'Application Activity';
+const CLASSES = {
+  eventLog: {
+    uid: 1008,
+    name: 'Event Log Activity',
+    categoryUid: 1,
+    categoryName: 'System Activity',
+  },
+  accountChange: { uid: 3001, name: 'Account Change', categoryUid: 3, categoryName: IAM },
+  authentication: { uid: 3002, name: 'Authentication', categoryUid: 3, categoryName: IAM },
+  entityManagement: { uid: 3004, name: 'Entity Management', categoryUid: 3, categoryName: IAM },
+  appLifecycle: { uid: 6002, name: 'Application Lifecycle', categoryUid: 6, categoryName: APP },
+  apiActivity: { uid: 6003, name: 'API Activity', categoryUid: 6, categoryName: APP },
+  datastore: { uid: 6005, name: 'Datastore Activity', categoryUid: 6, categoryName: APP },
+} as const satisfies Record<string, OcsfClass>;
+
+/** `status_id`: 0 Unknown, 1 Success, 2 Failure, 99 Other (then `status` is ours). */
+const STATUS = { success: [1, 'Success'], failure: [2, 'Failure'], other: [99, 'Other'] } as const;
+type StatusKey = keyof typeof STATUS;
+
+/** `severity_id` captions (OCSF base event). */
+const SEVERITY = { 1: 'Informational', 2: 'Low', 3: 'Medium', 4: 'High' } as const;
+type SeverityId = keyof typeof SEVERITY;
+
+/** What a per-type mapper decides; `toOcsf` adds the attributes every event shares. */
+interface Mapped {
+  readonly cls: OcsfClass;
+  readonly activityId: number;
+  readonly activityName: string;
+  readonly status?: StatusKey;
+  /** Our own status caption when `status` is `other`. */
+  readonly statusName?: string | undefined;
+  readonly statusDetail?: string | undefined;
+  readonly statusCode?: string | undefined;
+  readonly severityId?: SeverityId;
+  readonly message: string;
+  readonly fields?: OcsfObject;
+}
+
+type Mapper = (e: AuditEvent, opts: OcsfOptions) => Mapped;
+
+/**
+ * Maps one ledger event to an OCSF 1.3.0 event object. `airlock` is placed verbatim in
+ * `unmapped.airlock`; the exporter decides what goes there (seq, body, inclusion proof, ...).
+ *
+ * @example
+ * const ocsf = toOcsf(event, { seq: event.seq, hash: event.hash });
+ * ocsf.class_uid; // 6005 for a SQL command.requested
+ */
+export function toOcsf(
+  event: AuditEvent,
+  airlock: Record<string, unknown>,
+  opts: OcsfOptions = {},
+): Record<string, unknown> {
+  const m = MAPPERS[event.type](event, opts);
+  return {
+    ...classAttributes(m),
+    ...statusAttributes(m),
+    severity_id: m.severityId ?? 1,
+    severity: SEVERITY[m.severityId ?? 1],
+    time: eventTime(event),
+    message: m.message,
+    metadata: metadataOf(event),
+    ...actorAttribute(event),
+    ...srcEndpointAttribute(event.clientAddr),
+    ...m.fields,
+    unmapped: unmappedOf(event, airlock),
+  };
+}
+
+function classAttributes(m: Mapped): OcsfObject {
+  return {
+    category_uid: m.cls.categoryUid,
+    category_name: m.cls.categoryName,
+    class_uid: m.cls.uid,
+    class_name: m.cls.name,
+    activity_id: m.activityId,
+    activity_name: m.activityName,
+    type_uid: m.cls.uid * 100 + m.activityId,
+    type_name: `${m.cls.name}: ${m.activityName}`,
+  };
+}
+
+function statusAttributes(m: Mapped): OcsfObject {
+  if (m.status === undefined) return {};
+  const [id, caption] = STATUS[m.status];
+  return {
+    status_id: id,
+    status: m.status === 'other' ? (m.statusName ?? caption) : caption,
+    ...(m.statusCode !== undefined ? { status_code: m.statusCode } : {}),
+    ...(m.statusDetail !== undefined ? { status_detail: m.statusDetail } : {}),
+  };
+}
+
+function eventTime(e: AuditEvent): number {
+  const t = Date.parse(e.ts);
+  return Number.isFinite(t) ? t : 0;
+}
+
+function metadataOf(e: AuditEvent): OcsfObject {
+  const correlation = e.commandId ?? e.sessionId;
+  return {
+    version: OCSF_VERSION,
+    product: { name: 'Airlock', vendor_name: 'Airlock' },
+    uid: String(e.seq),
+    log_name: 'airlock-ledger',
+    event_code: e.type,
+    original_time: e.ts,
+    ...(correlation ? { correlation_uid: correlation } : {}),
+  };
+}
+
+function unmappedOf(e: AuditEvent, airlock: Record<string, unknown>): OcsfObject {
+  // OCSF 1.3.0's user object has no "accountable human"; keep the owner next to the export.
+  const owner = e.actor?.owner;
+  return { airlock, ...(owner !== undefined ? { owner } : {}) };
+}
+
+function actorAttribute(e: AuditEvent): OcsfObject {
+  if (!e.actor) return {};
+  return {
+    actor: { user: userOf(e.actor), ...(e.sessionId ? { session: { uid: e.sessionId } } : {}) },
+  };
+}
+
+/** `user.type_id`: 0 Unknown, 1 User, 2 Admin, 99 Other. */
+const USER_TYPES: Record<Actor['kind'], readonly [number, string]> = {
+  token: [99, 'Token'],
+  oidc: [1, 'User'],
+  cli: [2, 'Admin'],
+  anonymous: [0, 'Unknown'],
+};
+
+function userOf(a: Actor): OcsfObject {
+  const [typeId, type] = USER_TYPES[a.kind] ?? [0, 'Unknown'];
+  return {
+    name: a.identity,
+    uid: a.tokenId ?? a.identity,
+    type_id: typeId,
+    type,
+    ...(a.groups && a.groups.length > 0 ? { groups: a.groups.map((name) => ({ name })) } : {}),
+  };
+}
+
+function srcEndpointAttribute(clientAddr: string | null): OcsfObject {
+  const ep = clientAddr ? parseEndpoint(clientAddr) : null;
+  return ep ? { src_endpoint: ep } : {};
+}
+
+/**
+ * `1.2.3.4:5678`, `[::1]:5678` or a bare IP address to `{ ip, port? }`; null for anything else
+ * (a Unix socket path, say).
+ *
+ * @example
+ * parseEndpoint('[::1]:5432'); // { ip: '::1', port: 5432 }
+ */
+export function parseEndpoint(addr: string): { ip: string; port?: number } | null {
+  if (isIP(addr)) return { ip: addr };
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(addr) ?? /^([^:]+):(\d{1,5})$/.exec(addr);
+  if (!m?.[1] || !m[2] || !isIP(m[1])) return null;
+  const port = Number(m[2]);
+  return port <= 65535 ? { ip: m[1], port } : { ip: m[1] };
+}
+
+// --- Authentication [3002] --------------------------------------------------------------------
+
+function authFields(e: AuditEvent, userName?: string): OcsfObject {
+  const user = e.actor ? userOf(e.actor) : { name: userName ?? 'unknown' };
+  return {
+    user,
+    is_remote: true,
+    logon_type_id: 3,
+    logon_type: 'Network',
+    ...(e.connection ? { service: { name: e.connection } } : {}),
+    ...(e.sessionId ? { session: { uid: e.sessionId } } : {}),
+  };
+}
+
+/** `auth_protocol_id`: 4 OpenID, 99 Other (the method's name goes in `auth_protocol`). */
+function authProtocol(method: unknown): OcsfObject {
+  if (typeof method !== 'string') return {};
+  const id = method === 'oidc' ? 4 : 99;
+  return { auth_protocol_id: id, auth_protocol: id === 4 ? 'OpenID' : method };
+}
+
+const sessionStarted: Mapper = (e) => ({
+  cls: CLASSES.authentication,
+  activityId: 1,
+  activityName: 'Logon',
+  status: 'success',
+  message: `session started (${str(e.data.protocol) ?? 'unknown protocol'})`,
+  fields: authFields(e),
+});
+
+const sessionEnded: Mapper = (e) => {
+  const durationMs = num(e.data.durationMs);
+  const end = eventTime(e);
+  return {
+    cls: CLASSES.authentication,
+    activityId: 2,
+    activityName: 'Logoff',
+    status: 'success',
+    statusDetail: str(e.data.reason),
+    message: `session ended: ${num(e.data.commands) ?? 0} commands, ${num(e.data.denied) ?? 0} denied`,
+    fields: {
+      ...authFields(e),
+      ...(durationMs !== undefined
+        ? { duration: durationMs, start_time: end - durationMs, end_time: end }
+        : {}),
+    },
+  };
+};
+
+const authSucceeded: Mapper = (e) => ({
+  cls: CLASSES.authentication,
+  activityId: 1,
+  activityName: 'Logon',
+  status: 'success',
+  message: 'authentication succeeded',
+  fields: { ...authFields(e), ...authProtocol(e.data.method) },
+});
+
+const authFailed: Mapper = (e) => ({
+  cls: CLASSES.authentication,
+  activityId: 1,
+  activityName: 'Logon',
+  status: 'failure',
+  statusDetail: str(e.data.reason),
+  severityId: 3,
+  message: 'authentication failed',
+  fields: { ...authFields(e, str(e.data.user)), ...authProtocol(e.data.method) },
+});
+
+// --- Commands: Datastore Activity [6005] or API Activity [6003] -----------------------------
+
+interface CommandActivity {
+  readonly id: number;
+  readonly name: string;
+}
+
+/** Datastore `activity_id` by SQL statement kind or command tag verb. Unknown kinds are Other. */
+const SQL_ACTIVITIES: Record<string, CommandActivity> = {
+  select: { id: 4, name: 'Query' },
+  show: { id: 4, name: 'Query' },
+  explain: { id: 4, name: 'Query' },
+  fetch: { id: 1, name: 'Read' },
+  copy: { id: 1, name: 'Read' },
+  insert: { id: 6, name: 'Create' },
+  create: { id: 6, name: 'Create' },
+  update: { id: 2, name: 'Update' },
+  merge: { id: 2, name: 'Update' },
+  alter: { id: 2, name: 'Update' },
+  delete: { id: 7, name: 'Delete' },
+  truncate: { id: 7, name: 'Delete' },
+  drop: { id: 7, name: 'Delete' },
+};
+
+/** When one command holds several statements, report the one that changes most. */
+const IMPACT: Record<number, number> = { 4: 1, 1: 1, 99: 2, 6: 3, 2: 4, 7: 5 };
+const QUERY: CommandActivity = { id: 4, name: 'Query' };
+
+function sqlActivity(kinds: readonly string[]): CommandActivity {
+  let best: CommandActivity | undefined;
+  for (const raw of kinds) {
+    const kind = raw.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+    const a = SQL_ACTIVITIES[kind] ?? { id: 99, name: 'Other' };
+    if (!best || (IMPACT[a.id] ?? 0) > (IMPACT[best.id] ?? 0)) best = a;
+  }
+  return best ?? QUERY;
+}
+
+/** API `activity_id` by HTTP method: 1 Create, 2 Read, 3 Update, 4 Delete, 99 Other. */
+function httpActivity(method: unknown): CommandActivity {
+  switch (typeof method === 'string' ? method.toUpperCase() : '') {
+    case 'POST':
+      return { id: 1, name: 'Create' };
+    case 'GET':
+    case 'HEAD':
+      return { id: 2, name: 'Read' };
+    case 'PUT':
+    case 'PATCH':
+      return { id: 3, name: 'Update' };
+    case 'DELETE':
+      return { id: 4, name: 'Delete' };
+    default:
+      return { id: 99, name: 'Other' };
+  }
+}
+
+type CommandFamily = 'sql' | 'http';
+
+function commandOf(e: AuditEvent): OcsfObject | undefined {
+  const c = e.data.command;
+  return c !== null && typeof c === 'object' ? (c as OcsfObject) : undefined;
+}
+
+/** The command's own kind decides; events without one follow the session's protocol. */
+function familyOf(e: AuditEvent, opts: OcsfOptions): CommandFamily {
+  const kind = commandOf(e)?.kind;
+  if (kind === 'sql') return 'sql';
+  if (kind === 'http') return 'http';
+  return (opts.protocol ?? 'postgres') === 'http' ? 'http' : 'sql';
+}
+
+/** The target of a command event: `database`/`table` (datastore) or `api` (API activity). */
+function targetFields(e: AuditEvent, family: CommandFamily): OcsfObject {
+  if (family === 'http') return apiTarget(e);
+  const table = firstTable(e.data.statements);
+  return {
+    type_id: 1,
+    type: 'Database',
+    database: {
+      type_id: 1,
+      type: 'Relational',
+      ...(e.connection ? { name: e.connection } : {}),
+    },
+    ...(table ? { table: { name: table } } : {}),
+  };
+}
+
+function apiTarget(e: AuditEvent): OcsfObject {
+  const c = commandOf(e);
+  const method = str(c?.method);
+  const path = urlPath(c?.url);
+  return {
+    api: {
+      operation: method ?? 'unknown',
+      ...(e.connection ? { service: { name: e.connection } } : {}),
+    },
+    ...(method || path
+      ? {
+          http_request: {
+            ...(method ? { http_method: method } : {}),
+            ...(path ? { url: { path } } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** The URL's path only: query strings often carry keys. */
+function urlPath(url: unknown): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  try {
+    return new URL(url, 'http://x').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+function firstTable(statements: unknown): string | undefined {
+  if (!Array.isArray(statements)) return undefined;
+  for (const s of statements) {
+    const tables = (s as { tables?: unknown } | null)?.tables;
+    if (!Array.isArray(tables)) continue;
+    const t = tables[0] as { schema?: unknown; name?: unknown } | undefined;
+    if (typeof t?.name !== 'string') continue;
+    return typeof t.schema === 'string' ? `${t.schema}.${t.name}` : t.name;
+  }
+  return undefined;
+}
+
+function statementKinds(statements: unknown): string[] {
+  if (!Array.isArray(statements)) return [];
+  return statements
+    .map((s) => (s as { kind?: unknown } | null)?.kind)
+    .filter((k): k is string => typeof k === 'string');
+}
+
+function commandClass(family: CommandFamily): OcsfClass {
+  return family === 'http' ? CLASSES.apiActivity : CLASSES.datastore;
+}
+
+/** Decision to status: allow/mask succeed, deny fails, hold is pending (Other). */
+function decisionStatus(decision: string | undefined, rule: string | undefined): Partial<Mapped> {
+  const by = rule ? ` by rule ${rule}` : '';
+  switch (decision) {
+    case 'allow':
+      return { status: 'success', statusDetail: `allowed${by}` };
+    case 'mask':
+      return { status: 'success', statusDetail: `allowed with masking${by}` };
+    case 'deny':
+      return { status: 'failure', statusDetail: `denied${by}`, severityId: 3 };
+    case 'hold':
+      return { status: 'other', statusName: 'Held', statusDetail: `held for approval${by}` };
+    default:
+      return {};
+  }
+}
+
+const commandRequested: Mapper = (e, opts) => {
+  const family = familyOf(e, opts);
+  const c = commandOf(e);
+  const activity =
+    family === 'http' ? httpActivity(c?.method) : sqlActivity(statementKinds(e.data.statements));
+  const text = str(c?.text);
+  const decision = str(e.data.decision);
+  return {
+    cls: commandClass(family),
+    activityId: activity.id,
+    activityName: activity.name,
+    ...decisionStatus(decision, str(e.data.rule)),
+    message: `command requested: ${decision ?? 'no decision'}`,
+    fields: {
+      ...targetFields(e, family),
+      ...(family === 'sql' && text !== undefined
+        ? { query_info: { query_string: text, ...(e.commandId ? { uid: e.commandId } : {}) } }
+        : {}),
+    },
+  };
+};
+
+/** Outcome to status: ok/suspended succeed, error/aborted fail, skipped is Other. */
+function outcomeStatus(outcome: string | undefined, error: OcsfObject | undefined) {
+  switch (outcome) {
+    case 'ok':
+    case 'suspended':
+      return { status: 'success', statusDetail: outcome } as const;
+    case 'error':
+      return {
+        status: 'failure',
+        severityId: 2,
+        statusCode: str(error?.code),
+        statusDetail: str(error?.message),
+      } as const;
+    case 'aborted':
+      return { status: 'failure', statusDetail: 'aborted' } as const;
+    case 'skipped':
+      return { status: 'other', statusName: 'Skipped', statusDetail: 'skipped' } as const;
+    default:
+      return {};
+  }
+}
+
+const commandCompleted: Mapper = (e, opts) => {
+  const family = familyOf(e, opts);
+  const tags = Array.isArray(e.data.tags) ? e.data.tags.filter((t) => typeof t === 'string') : [];
+  const activity = family === 'http' ? httpActivity(undefined) : sqlActivity(tags);
+  const outcome = str(e.data.outcome);
+  const error = e.data.error as OcsfObject | undefined;
+  const durationMs = num(e.data.durationMs);
+  const bytes = num(e.data.bytes);
+  return {
+    cls: commandClass(family),
+    activityId: activity.id,
+    activityName: activity.name,
+    ...outcomeStatus(outcome, typeof error === 'object' && error !== null ? error : undefined),
+    message: `command completed: ${outcome ?? 'unknown'}, ${num(e.data.rows) ?? 0} rows`,
+    fields: {
+      ...targetFields(e, family),
+      ...(durationMs !== undefined ? { duration: durationMs } : {}),
+      ...(family === 'sql' && e.commandId
+        ? { query_info: { uid: e.commandId, ...(bytes !== undefined ? { bytes } : {}) } }
+        : {}),
+    },
+  };
+};
+
+function approvalMapper(approved: boolean): Mapper {
+  return (e, opts) => {
+    const family = familyOf(e, opts);
+    const approver = str(e.data.approver) ?? 'unknown';
+    const reason = str(e.data.reason);
+    return {
+      cls: commandClass(family),
+      activityId: 99,
+      activityName: approved ? 'Approve' : 'Reject',
+      status: approved ? 'success' : 'failure',
+      statusDetail: `${approved ? 'approved' : 'rejected'} by ${approver}${reason ? `: ${reason}` : ''}`,
+      ...(approved ? {} : { severityId: 2 as const }),
+      message: `held command ${approved ? 'approved' : 'rejected'} by ${approver}`,
+      fields: targetFields(e, family),
+    };
+  };
+}
+
+const dataMasked: Mapper = (e, opts) => {
+  const family = familyOf(e, opts);
+  const columns = Array.isArray(e.data.columns) ? e.data.columns.length : 0;
+  const rule = str(e.data.rule);
+  return {
+    cls: commandClass(family),
+    activityId: 99,
+    activityName: 'Mask',
+    status: 'success',
+    ...(rule ? { statusDetail: `masked by rule ${rule}` } : {}),
+    message: `masked ${num(e.data.values) ?? 0} values in ${columns} columns`,
+    fields: targetFields(e, family),
+  };
+};
+
+// --- Account Change [3001] --------------------------------------------------------------------
+
+/** A token is an agent's credential-bearing account: created is Create (1), revoked Delete (6). */
+function tokenMapper(created: boolean): Mapper {
+  return (e) => {
+    const name = str(e.data.name) ?? 'unknown';
+    const tokenId = str(e.data.tokenId);
+    const owner = str(e.data.owner);
+    return {
+      cls: CLASSES.accountChange,
+      activityId: created ? 1 : 6,
+      activityName: created ? 'Create' : 'Delete',
+      status: 'success',
+      message: `token ${name}${owner ? ` (owner ${owner})` : ''} ${created ? 'created' : 'revoked'}`,
+      fields: {
+        user: {
+          name,
+          ...(tokenId ? { uid: tokenId } : {}),
+          type_id: 99,
+          type: 'Token',
+        },
+      },
+    };
+  };
+}
+
+// --- Gateway, policy and ledger housekeeping --------------------------------------------------
+
+const PRODUCT = { name: 'Airlock', vendor_name: 'Airlock' } as const;
+
+/**
+ * The gateway started with a configuration: Application Lifecycle / Start, with the hash as
+ * the application's version. (Device Config State Change [5019] would suit a device's config;
+ * Airlock is an application, and the event marks its start.)
+ */
+const configLoaded: Mapper = (e) => ({
+  cls: CLASSES.appLifecycle,
+  activityId: 3,
+  activityName: 'Start',
+  status: 'success',
+  message: 'gateway started with configuration',
+  fields: { app: { ...PRODUCT, ...versionOf(e) } },
+});
+
+/**
+ * The access policy changed: Entity Management / Update on a managed entity of type Policy.
+ * (Authorize Session and the Findings classes report decisions about subjects, not edits.)
+ */
+const policyChanged: Mapper = (e) => ({
+  cls: CLASSES.entityManagement,
+  activityId: 3,
+  activityName: 'Update',
+  status: 'success',
+  message: 'policy changed',
+  fields: { entity: { name: 'airlock-policy', type: 'Policy', ...versionOf(e) } },
+});
+
+function versionOf(e: AuditEvent): OcsfObject {
+  const hash = str(e.data.hash);
+  return hash ? { version: hash } : {};
+}
+
+/**
+ * The ledger is Airlock's event log, so its housekeeping is Event Log Activity: a checkpoint is
+ * Other (99, "Checkpoint"), pruning is Delete (2), and the end of a store outage is Restart (8).
+ */
+function eventLogFields(): OcsfObject {
+  return {
+    log_name: 'airlock-ledger',
+    log_provider: 'Airlock',
+    log_type_id: 2,
+    log_type: 'Application',
+    device: { type_id: 1, type: 'Server', hostname: hostname() },
+  };
+}
+
+const ledgerCheckpointed: Mapper = (e) => ({
+  cls: CLASSES.eventLog,
+  activityId: 99,
+  activityName: 'Checkpoint',
+  status: 'success',
+  message: `ledger checkpoint over ${num(e.data.treeSize) ?? 0} events`,
+  fields: eventLogFields(),
+});
+
+const ledgerPruned: Mapper = (e) => ({
+  cls: CLASSES.eventLog,
+  activityId: 2,
+  activityName: 'Delete',
+  status: 'success',
+  statusDetail: `pruned through seq ${num(e.data.throughSeq) ?? 0}`,
+  message: 'ledger events past retention pruned',
+  fields: eventLogFields(),
+});
+
+const outageEnded: Mapper = (e) => ({
+  cls: CLASSES.eventLog,
+  activityId: 8,
+  activityName: 'Restart',
+  status: 'success',
+  statusDetail: `${num(e.data.refused) ?? 0} commands refused during the outage`,
+  severityId: 4,
+  message: 'audit store available again after an outage',
+  fields: eventLogFields(),
+});
+
+const MAPPERS: Record<AuditEventType, Mapper> = {
+  'session.started': sessionStarted,
+  'session.ended': sessionEnded,
+  'auth.succeeded': authSucceeded,
+  'auth.failed': authFailed,
+  'command.requested': commandRequested,
+  'command.approved': approvalMapper(true),
+  'command.rejected': approvalMapper(false),
+  'command.completed': commandCompleted,
+  'data.masked': dataMasked,
+  'token.created': tokenMapper(true),
+  'token.revoked': tokenMapper(false),
+  'config.loaded': configLoaded,
+  'policy.changed': policyChanged,
+  'ledger.checkpointed': ledgerCheckpointed,
+  'ledger.pruned': ledgerPruned,
+  'audit.outage.ended': outageEnded,
+};
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}

@@ -1,0 +1,201 @@
+/**
+ * The main thread's side of the embedded store's writer thread: posts batches, matches the
+ * acknowledgements, and turns a crashed, failed or stuck worker into rejected writes. The next
+ * write after a failure starts a fresh worker.
+ */
+
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { FromWorker, ToWorker, WorkerInit, WorkerItem } from './sqlite-worker.ts';
+import type { LedgerWriterPort, WriteResults } from './store.ts';
+
+export interface SqlitePortOptions {
+  readonly path: string;
+  readonly sync: 'full' | 'normal';
+  readonly busyTimeoutMs: number;
+  /** A write not acknowledged within this time fails and the worker is replaced. */
+  readonly writeTimeoutMs: number;
+  readonly signingKeyFile?: string | undefined;
+  readonly latestCheckpointFile?: string | undefined;
+  /** Tests only: the first worker dies inside its Nth transaction, before COMMIT. */
+  readonly crashOnTransaction?: number | undefined;
+}
+
+function cloneableOrRefused(item: WorkerItem): WorkerItem {
+  try {
+    structuredClone(item);
+    return item;
+  } catch {
+    return { refused: 'invalid audit event: not serialisable' };
+  }
+}
+
+interface Pending {
+  readonly resolve: (r: WriteResults) => void;
+  readonly reject: (err: Error) => void;
+  readonly sentAt: number;
+}
+
+interface Handle {
+  readonly worker: Worker;
+  readonly pending: Map<number, Pending>;
+  readonly exited: Promise<void>;
+  timer: NodeJS.Timeout | undefined;
+  dead: boolean;
+  closing: boolean;
+}
+
+/**
+ * Workers inherit the parent's execArgv, and an inherited `--input-type` (as in
+ * `node --input-type=module -e ...`) makes a worker started from a file fail. An explicit list is
+ * not a fix: it is validated against worker-safe flags, and under `node --test` the inherited
+ * flags include some that `new Worker` then refuses. So start that worker with no flags at all.
+ */
+function workerExecArgv(): { execArgv?: string[] } {
+  return process.execArgv.some((a) => a.startsWith('--input-type')) ? { execArgv: [] } : {};
+}
+
+/**
+ * @example
+ * const port = new SqlitePort({ path, sync: 'full', busyTimeoutMs: 5000, writeTimeoutMs: 15000 });
+ * const [seq] = await port.write([{ type: 'session.started', time: Date.now() }]);
+ */
+export class SqlitePort implements LedgerWriterPort {
+  readonly #options: SqlitePortOptions;
+  #crashOnTransaction: number | undefined;
+  #handle: Handle | undefined;
+  #nextId = 1;
+  /** Workers started, including the first. */
+  workerStarts = 0;
+
+  constructor(options: SqlitePortOptions) {
+    this.#options = options;
+    this.#crashOnTransaction = options.crashOnTransaction;
+  }
+
+  write(items: readonly WorkerItem[]): Promise<WriteResults> {
+    try {
+      return this.#send((id) => ({ t: 'batch', id, items }));
+    } catch {
+      // A value that cannot cross to the worker fails only its own event, not the whole batch.
+      return this.#send((id) => ({ t: 'batch', id, items: items.map(cloneableOrRefused) }));
+    }
+  }
+
+  async prune(beforeMs: number, time: number): Promise<number> {
+    const [through] = await this.#send((id) => ({ t: 'prune', id, beforeMs, time }));
+    return typeof through === 'number' ? through : 0;
+  }
+
+  async close(): Promise<void> {
+    const h = this.#handle;
+    if (h === undefined || h.dead) return;
+    h.closing = true;
+    h.worker.ref();
+    h.worker.postMessage({ t: 'close' } satisfies ToWorker);
+    const timer = setTimeout(
+      () => this.#fail(h, new Error('close timed out')),
+      this.#options.writeTimeoutMs,
+    );
+    await h.exited;
+    clearTimeout(timer);
+  }
+
+  #send(message: (id: number) => Exclude<ToWorker, { t: 'close' }>): Promise<WriteResults> {
+    const h = this.#ensure();
+    const id = this.#nextId++;
+    h.worker.postMessage(message(id));
+    const { promise, resolve, reject } = Promise.withResolvers<WriteResults>();
+    if (h.pending.size === 0) h.worker.ref();
+    h.pending.set(id, { resolve, reject, sentAt: performance.now() });
+    this.#armTimer(h);
+    return promise;
+  }
+
+  #ensure(): Handle {
+    if (this.#handle !== undefined && !this.#handle.dead) return this.#handle;
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    const init: WorkerInit = {
+      airlockLedgerWorker: true,
+      path: this.#options.path,
+      sync: this.#options.sync,
+      busyTimeoutMs: this.#options.busyTimeoutMs,
+      signingKeyFile: this.#options.signingKeyFile,
+      latestCheckpointFile: this.#options.latestCheckpointFile,
+      crashOnTransaction: this.#crashOnTransaction,
+    };
+    this.#crashOnTransaction = undefined;
+    const worker = new Worker(new URL(`./sqlite-worker.${ext}`, import.meta.url), {
+      workerData: init,
+      ...workerExecArgv(),
+    });
+    const { promise: exited, resolve } = Promise.withResolvers<void>();
+    const h: Handle = {
+      worker,
+      pending: new Map(),
+      exited,
+      timer: undefined,
+      dead: false,
+      closing: false,
+    };
+    worker.on('message', (m: FromWorker) => this.#onMessage(h, m));
+    worker.on('error', (err) => this.#fail(h, err));
+    worker.on('exit', (code) => {
+      this.#fail(h, new Error(`the ledger writer exited with code ${code}`));
+      resolve();
+    });
+    worker.unref();
+    this.workerStarts++;
+    this.#handle = h;
+    return h;
+  }
+
+  #onMessage(h: Handle, m: FromWorker): void {
+    if (m.t === 'failed') {
+      this.#fail(h, new Error(m.reason));
+      return;
+    }
+    for (const r of m.results) {
+      const p = h.pending.get(r.id);
+      h.pending.delete(r.id);
+      p?.resolve(r.seqs);
+    }
+    if (h.pending.size === 0) this.#idle(h);
+  }
+
+  #idle(h: Handle): void {
+    clearTimeout(h.timer);
+    h.timer = undefined;
+    if (!h.closing) h.worker.unref();
+  }
+
+  /** Rejects everything the worker holds and retires it. */
+  #fail(h: Handle, cause: Error): void {
+    if (!h.dead) {
+      h.dead = true;
+      if (this.#handle === h) this.#handle = undefined;
+      h.worker.terminate().catch(() => undefined);
+    }
+    for (const p of h.pending.values()) p.reject(cause);
+    h.pending.clear();
+    this.#idle(h);
+  }
+
+  #armTimer(h: Handle): void {
+    if (h.timer !== undefined) return;
+    const oldest = h.pending.values().next().value;
+    if (oldest === undefined) return;
+    const timeout = this.#options.writeTimeoutMs;
+    const wait = Math.max(0, oldest.sentAt + timeout - performance.now());
+    h.timer = setTimeout(() => {
+      h.timer = undefined;
+      const first = h.pending.values().next().value;
+      if (first !== undefined && performance.now() - first.sentAt >= timeout) {
+        this.#fail(h, new Error('the ledger writer did not acknowledge in time'));
+      } else {
+        this.#armTimer(h);
+      }
+    }, wait);
+    h.timer.unref();
+  }
+}

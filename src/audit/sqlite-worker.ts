@@ -1,0 +1,130 @@
+/**
+ * The ledger's writer thread for the embedded store. Batches that arrive while a transaction is
+ * committing wait in the port's queue; the next flush drains them all and writes them in one
+ * transaction (group commit).
+ */
+
+import {
+  type MessagePort,
+  parentPort,
+  receiveMessageOnPort,
+  workerData,
+} from 'node:worker_threads';
+import { loadOrCreateSigningKey } from './checkpoint.ts';
+import { describeError, toSealItems } from './sealer.ts';
+import { SqliteStoreWriter } from './sqlite-store.ts';
+import type { LedgerItem } from './store.ts';
+
+export type WorkerItem = LedgerItem;
+
+/** Main thread to worker. */
+export type ToWorker =
+  | {
+      readonly t: 'batch';
+      readonly id: number;
+      readonly items: readonly WorkerItem[];
+    }
+  | { readonly t: 'prune'; readonly id: number; readonly beforeMs: number; readonly time: number }
+  | { readonly t: 'close' };
+
+/** One batch's outcome: per item a seq, 0, or the reason it was refused (never its content). */
+export interface BatchResult {
+  readonly id: number;
+  readonly seqs: readonly (number | string)[];
+}
+
+/** Worker to main thread. `failed` is the worker's last message: it closes and exits after it. */
+export type FromWorker =
+  | { readonly t: 'ack'; readonly results: readonly BatchResult[]; readonly events: number }
+  | { readonly t: 'failed'; readonly reason: string };
+
+export interface WorkerInit {
+  readonly airlockLedgerWorker: true;
+  readonly path: string;
+  readonly sync: 'full' | 'normal';
+  readonly busyTimeoutMs: number;
+  readonly signingKeyFile?: string | undefined;
+  readonly latestCheckpointFile?: string | undefined;
+  /** Fault injection for tests: the worker dies inside this transaction, before COMMIT. */
+  readonly crashOnTransaction?: number | undefined;
+}
+
+type Job = Exclude<ToWorker, { t: 'close' }>;
+
+function runJobs(writer: SqliteStoreWriter, jobs: readonly Job[]): FromWorker {
+  const batches = jobs.filter((j) => j.t === 'batch');
+  const all = toSealItems(batches.flatMap((b) => b.items));
+  const seqs = writer.write(all);
+  const results: BatchResult[] = [];
+  let at = 0;
+  for (const b of batches) {
+    results.push({ id: b.id, seqs: seqs.slice(at, at + b.items.length) });
+    at += b.items.length;
+  }
+  for (const j of jobs) {
+    if (j.t === 'prune') results.push({ id: j.id, seqs: [writer.prune(j.beforeMs, j.time)] });
+  }
+  const events = seqs.filter((s) => typeof s === 'number' && s > 0).length;
+  return { t: 'ack', results, events };
+}
+
+function runWorker(init: WorkerInit, port: MessagePort): void {
+  const writer = openWriter(init, port);
+  if (writer === undefined) return;
+  const queue: Job[] = [];
+  let closing = false;
+  let scheduled = false;
+  const receive = (m: ToWorker): void => {
+    if (m.t === 'close') closing = true;
+    else queue.push(m);
+  };
+  const flush = (): void => {
+    scheduled = false;
+    for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port)) {
+      receive(r.message as ToWorker);
+    }
+    try {
+      if (queue.length > 0) port.postMessage(runJobs(writer, queue.splice(0)));
+    } catch (err) {
+      port.postMessage({ t: 'failed', reason: describeError(err) } satisfies FromWorker);
+      closing = true;
+    }
+    if (closing) {
+      writer.close();
+      port.close();
+    }
+  };
+  port.on('message', (m: ToWorker) => {
+    receive(m);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+}
+
+function openWriter(init: WorkerInit, port: MessagePort): SqliteStoreWriter | undefined {
+  const beforeCommit = (n: number): void => {
+    if (n === init.crashOnTransaction) process.exit(70);
+  };
+  try {
+    const signer =
+      init.signingKeyFile === undefined ? undefined : loadOrCreateSigningKey(init.signingKeyFile);
+    return new SqliteStoreWriter(init.path, {
+      sync: init.sync,
+      busyTimeoutMs: init.busyTimeoutMs,
+      signer,
+      latestCheckpointFile: init.latestCheckpointFile,
+      beforeCommit,
+    });
+  } catch (err) {
+    port.postMessage({ t: 'failed', reason: describeError(err) } satisfies FromWorker);
+    port.close();
+    return undefined;
+  }
+}
+
+const init = workerData as Partial<WorkerInit> | null;
+if (parentPort !== null && init?.airlockLedgerWorker === true) {
+  runWorker(init as WorkerInit, parentPort);
+}

@@ -1,0 +1,212 @@
+/**
+ * Offline verification of a ledger: recomputes every leaf, the hash chain and the Merkle tree,
+ * checks each signed checkpoint against the recomputed root at its size, and compares the log with
+ * the newest checkpoint kept apart from it (truncation). Reports the first event that does not
+ * verify and why.
+ */
+
+import type { KeyObject } from 'node:crypto';
+import { GENESIS_HASH } from './canonical.ts';
+import { type Checkpoint, verifyCheckpoint } from './checkpoint.ts';
+import { chainLink, columnMismatch, type EventRow, type StoredBody } from './event-codec.ts';
+import { leafHash, MerkleFrontier } from './merkle.ts';
+import type { PrunedState } from './store.ts';
+
+export type Problem =
+  | 'altered'
+  | 'removed'
+  | 'reordered'
+  | 'inserted'
+  | 'truncated'
+  | 'bad signature'
+  | 'malformed';
+
+export type VerifyResult =
+  | {
+      readonly ok: true;
+      readonly events: number;
+      readonly checkpoints: number;
+      readonly treeSize: number;
+      readonly rootHash: string;
+    }
+  | {
+      readonly ok: false;
+      readonly seq: number;
+      readonly problem: Problem;
+      readonly reason: string;
+    };
+
+export interface VerifyInput {
+  /** The rows in stored order, starting after the pruned prefix. */
+  readonly rows: AsyncIterable<EventRow>;
+  /** The ledger id every checkpoint must name. */
+  readonly origin: string;
+  /** Public keys trusted to sign checkpoints. */
+  readonly keys: readonly KeyObject[];
+  readonly pruned?: PrunedState | null;
+  /** The newest checkpoint kept apart from the log (latest-checkpoint.json), if any. */
+  readonly latest?: unknown;
+}
+
+class Failure extends Error {
+  readonly seq: number;
+  readonly problem: Problem;
+  constructor(seq: number, problem: Problem, reason: string) {
+    super(reason);
+    this.seq = seq;
+    this.problem = problem;
+  }
+}
+
+/**
+ * @example
+ * const r = await verifyLedger({ rows: reader.rows(1), origin, keys: [publicKey], latest });
+ * if (!r.ok) console.error(`seq ${r.seq}: ${r.problem}: ${r.reason}`);
+ */
+export async function verifyLedger(input: VerifyInput): Promise<VerifyResult> {
+  try {
+    return await run(input);
+  } catch (err) {
+    if (err instanceof Failure) {
+      return { ok: false, seq: err.seq, problem: err.problem, reason: err.message };
+    }
+    throw err;
+  }
+}
+
+/** Checks a checkpoint's signature with whichever trusted key its keyId names. */
+export function checkSignature(
+  cp: unknown,
+  keys: readonly KeyObject[],
+  origin: string,
+  seq: number,
+): Checkpoint {
+  let reason = 'no trusted public key';
+  for (const key of keys) {
+    const r = verifyCheckpoint(cp, key);
+    if (r.ok) {
+      if (r.checkpoint.origin !== origin) {
+        throw new Failure(seq, 'bad signature', 'checkpoint names another ledger');
+      }
+      return r.checkpoint;
+    }
+    reason = r.reason;
+  }
+  throw new Failure(seq, 'bad signature', `checkpoint signature does not verify: ${reason}`);
+}
+
+async function run(input: VerifyInput): Promise<VerifyResult> {
+  const state = startState(input);
+  const latest = input.latest ? checkSignature(input.latest, input.keys, input.origin, 0) : null;
+  let latestRoot: string | undefined;
+  let checkpoints = 0;
+  for await (const row of input.rows) {
+    const body = checkRow(row, state.expected, state.prev);
+    if (latest !== null && state.frontier.size === latest.treeSize) {
+      latestRoot = state.frontier.root().toString('hex');
+    }
+    if (body.type === 'ledger.checkpointed') {
+      checkCheckpointEvent(body, row.seq, state.frontier, input);
+      checkpoints++;
+    }
+    state.frontier.push(Buffer.from(row.leaf, 'hex'));
+    state.prev = row.hash;
+    state.expected++;
+  }
+  const size = state.expected - 1;
+  if (latest !== null)
+    checkLatest(latest, size, latestRoot ?? state.frontier.root().toString('hex'));
+  return {
+    ok: true,
+    events: size - (input.pruned?.throughSeq ?? 0),
+    checkpoints,
+    treeSize: size,
+    rootHash: state.frontier.root().toString('hex'),
+  };
+}
+
+function startState(input: VerifyInput) {
+  const p = input.pruned;
+  if (p === null || p === undefined) {
+    return { expected: 1, prev: GENESIS_HASH, frontier: new MerkleFrontier() };
+  }
+  const cp = checkSignature(p.checkpoint, input.keys, input.origin, p.throughSeq);
+  const root = p.frontier.root().toString('hex');
+  if (p.frontier.size !== p.throughSeq || cp.treeSize !== p.throughSeq || cp.rootHash !== root) {
+    throw new Failure(p.throughSeq, 'altered', 'the pruned prefix does not match its checkpoint');
+  }
+  return { expected: p.throughSeq + 1, prev: p.lastHash, frontier: p.frontier.clone() };
+}
+
+/** Verifies one row in place; returns its parsed body. */
+function checkRow(row: EventRow, expected: number, prev: string): StoredBody {
+  if (row.seq > expected) {
+    throw new Failure(
+      expected,
+      'removed',
+      `event ${expected} is missing (next stored is ${row.seq})`,
+    );
+  }
+  if (row.seq < expected) {
+    throw new Failure(row.seq, 'inserted', 'a second event is stored with this seq');
+  }
+  let body: StoredBody;
+  try {
+    body = JSON.parse(row.body) as StoredBody;
+  } catch {
+    throw new Failure(row.seq, 'altered', 'the stored body is not JSON');
+  }
+  if (leafHash(row.body).toString('hex') !== row.leaf) {
+    throw new Failure(row.seq, 'altered', 'the body does not hash to its leaf hash');
+  }
+  if (body.seq !== row.seq) {
+    const problem = body.seq === row.seq - 1 ? 'inserted' : 'reordered';
+    throw new Failure(row.seq, problem, `the event stored at ${row.seq} says it is ${body.seq}`);
+  }
+  if (row.prevHash !== prev || chainLink(prev, row.leaf) !== row.hash) {
+    throw new Failure(row.seq, 'reordered', 'the event does not follow the previous one');
+  }
+  const column = columnMismatch(row, body);
+  if (column !== undefined) throw new Failure(row.seq, 'altered', column);
+  return body;
+}
+
+function checkCheckpointEvent(
+  body: StoredBody,
+  seq: number,
+  frontier: MerkleFrontier,
+  input: VerifyInput,
+): void {
+  const cp = checkSignature(body.data, input.keys, input.origin, seq);
+  if (cp.treeSize !== seq - 1) {
+    throw new Failure(
+      seq,
+      'malformed',
+      `checkpoint covers ${cp.treeSize} events, expected ${seq - 1}`,
+    );
+  }
+  if (frontier.root().toString('hex') !== cp.rootHash) {
+    throw new Failure(
+      seq,
+      'altered',
+      `events before this signed checkpoint were changed (root at size ${cp.treeSize} differs)`,
+    );
+  }
+}
+
+function checkLatest(latest: Checkpoint, size: number, rootAtSize: string): void {
+  if (latest.treeSize > size) {
+    throw new Failure(
+      size + 1,
+      'truncated',
+      `the newest signed checkpoint covers ${latest.treeSize} events but the log ends at ${size}`,
+    );
+  }
+  if (latest.rootHash !== rootAtSize) {
+    throw new Failure(
+      latest.treeSize,
+      'altered',
+      `the log differs from the newest signed checkpoint (size ${latest.treeSize})`,
+    );
+  }
+}
