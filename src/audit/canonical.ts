@@ -19,10 +19,13 @@ export const GENESIS_HASH = '0'.repeat(64);
  * canonicalJson({ b: [1, { d: true, c: null }], a: 'x' }); // '{"a":"x","b":[1,{"c":null,"d":true}]}'
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, new Set());
+  return write(value, 0);
 }
 
-function write(value: unknown, seen: Set<object>): string {
+/** Deeper than this is refused; it also stops cycles without tracking every object seen. */
+const MAX_DEPTH = 64;
+
+function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
@@ -32,43 +35,49 @@ function write(value: unknown, seen: Set<object>): string {
       if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
       return JSON.stringify(value);
     case 'object':
-      return value === null ? 'null' : writeObject(value, seen);
+      return value === null ? 'null' : writeObject(value, depth + 1);
     default:
       throw new TypeError(`canonicalJson: cannot serialise a ${typeof value}`);
   }
 }
 
-function writeObject(value: object, seen: Set<object>): string {
+function writeObject(value: object, depth: number): string {
+  if (depth > MAX_DEPTH) throw new TypeError('canonicalJson: cyclic or too deeply nested');
+  if (Array.isArray(value)) return writeArray(value, depth);
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return write(toJSON.call(value), seen);
-  if (!Array.isArray(value) && !isPlainObject(value)) {
+  if (typeof toJSON === 'function') return write(toJSON.call(value), depth);
+  if (!isPlainObject(value)) {
     throw new TypeError('canonicalJson: only plain objects and arrays can be serialised');
   }
-  if (seen.has(value)) throw new TypeError('canonicalJson: cyclic structure');
-  seen.add(value);
-  const out = Array.isArray(value) ? writeArray(value, seen) : writeMembers(value, seen);
-  seen.delete(value);
-  return out;
+  return writeMembers(value as Record<string, unknown>, depth);
 }
 
-function writeArray(items: readonly unknown[], seen: Set<object>): string {
-  const parts: string[] = [];
-  for (const item of items) {
+function writeArray(items: readonly unknown[], depth: number): string {
+  let out = '[';
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
     if (item === undefined) throw new TypeError('canonicalJson: undefined array element');
-    parts.push(write(item, seen));
+    out += i === 0 ? write(item, depth) : `,${write(item, depth)}`;
   }
-  return `[${parts.join(',')}]`;
+  return `${out}]`;
 }
 
-function writeMembers(obj: object, seen: Set<object>): string {
-  const record = obj as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(record).sort()) {
+function writeMembers(record: Record<string, unknown>, depth: number): string {
+  const keys = Object.keys(record);
+  if (!isSorted(keys)) keys.sort();
+  let out = '{';
+  for (const key of keys) {
     const member = record[key];
     if (member === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${write(member, seen)}`);
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(member, depth)}`;
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
+}
+
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++)
+    if ((keys[i - 1] as string) > (keys[i] as string)) return false;
+  return true;
 }
 
 function isPlainObject(value: object): boolean {

@@ -4,6 +4,7 @@
  */
 import type { Identity } from '../identity/types.ts';
 import type { Command } from '../session/command.ts';
+import type { SqlAnalysis } from '../sql/analyze.ts';
 
 export type Decision =
   | { readonly action: 'allow'; readonly rule?: string }
@@ -13,6 +14,8 @@ export interface PolicyInput {
   readonly identity: Identity;
   readonly connection: string;
   readonly command: Command;
+  /** The parsed statements of a SQL command (the real PostgreSQL grammar), when it is SQL. */
+  readonly analysis?: SqlAnalysis;
 }
 
 export interface PolicyEngine {

@@ -19,6 +19,7 @@ import { allowAll, type PolicyEngine } from '../policy/policy.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
 import { SessionPipeline } from '../session/pipeline.ts';
 import { SessionRegistry } from '../session/registry.ts';
+import { initSqlParser } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { loadTls } from './tls.ts';
 
@@ -49,6 +50,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   const clock = opts.clock ?? Date.now;
   const logger = opts.logger;
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  await initSqlParser();
   const sinks: SinkRunner[] = [];
   const ledger = await openLedger({
     audit: config.audit,

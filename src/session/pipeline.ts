@@ -5,6 +5,7 @@
 import type { AuditEventInput, AuditLedger } from '../audit/types.ts';
 import { GatewayError } from '../errors.ts';
 import type { PolicyEngine } from '../policy/policy.ts';
+import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Command, CommandResult } from './command.ts';
 import { actorOf, newId, type SessionContext } from './context.ts';
@@ -37,8 +38,9 @@ export class SessionPipeline {
     ctx.stats.commands++;
     const identity = ctx.identity;
     const connection = ctx.connection?.name ?? '';
+    const analysis = analyzeCommand(command);
     const decision = identity
-      ? this.#deps.policy.decide({ identity, connection, command })
+      ? this.#deps.policy.decide({ identity, connection, command, analysis })
       : ({ action: 'deny', message: 'not authenticated' } as const);
     try {
       await this.#deps.ledger.append(
@@ -46,6 +48,7 @@ export class SessionPipeline {
           command,
           decision: decision.action,
           ...(decision.rule ? { rule: decision.rule } : {}),
+          ...analysisRecord(analysis),
         }),
       );
     } catch (err) {
@@ -121,6 +124,24 @@ export class SessionPipeline {
       data,
     };
   }
+}
+
+/** SQL is parsed with the PostgreSQL grammar; a statement the parser refuses is still recorded. */
+function analyzeCommand(command: Command): SqlAnalysis {
+  return analyzeSql(command.text);
+}
+
+/** What the ledger keeps of the analysis: kinds, tables and functions, never the parse tree. */
+function analysisRecord(a: SqlAnalysis): Record<string, unknown> {
+  if (!a.ok) return { parseError: a.error };
+  return {
+    statements: a.statements.map((s) => ({
+      kind: s.kind,
+      tables: s.tables,
+      ...(s.functions.length > 0 ? { functions: s.functions } : {}),
+      readOnly: s.readOnly,
+    })),
+  };
 }
 
 function auditUnavailable(cause: unknown): GatewayError {

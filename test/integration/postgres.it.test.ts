@@ -497,3 +497,108 @@ describe('fail closed', () => {
     assert.equal((await commands({ text: 'after-recovery' })).at(-1)?.outcome?.outcome, 'ok');
   });
 });
+
+describe('auditor questions through the CLI', () => {
+  it('"who changed table patients, and was it approved?" then show-session, export, offline verify', async () => {
+    const r = await stack.psql([
+      '-c',
+      'UPDATE patients SET phone = phone WHERE id = 1 /* auditor-q */',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    await commands();
+    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-auditor-'));
+    const cfg = join(dir, 'airlock.yaml');
+    writeFileSync(cfg, `data_dir: ${stack.dataDir}\n`);
+    const cli = (args: string[]) =>
+      run(process.execPath, [new URL('../../src/cli/main.ts', import.meta.url).pathname, ...args]);
+
+    const q = await cli([
+      'audit',
+      'query',
+      '--config',
+      cfg,
+      '--table',
+      'patients',
+      '--access',
+      'write',
+      '--since',
+      '1h',
+      '--json',
+    ]);
+    assert.equal(q.code, 0, q.stderr);
+    const rows = q.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as CommandRecord);
+    const mine = rows.find((x) => textOf(x).includes('auditor-q'));
+    assert.ok(mine, 'the UPDATE is found by table and access');
+    assert.equal(mine.actor?.owner, 'olivia.owner@example.com');
+    assert.equal(mine.request.decision, 'allow');
+    assert.equal(mine.approval, null);
+    assert.deepEqual((mine.request.statements as { tables: unknown }[])[0]?.tables, [
+      { schema: null, name: 'patients', access: 'write' },
+    ]);
+    assert.ok(
+      rows.every((x) => !textOf(x).startsWith('SELECT count')),
+      'reads are not writes',
+    );
+
+    const show = await cli(['audit', 'show-session', String(mine.sessionId), '--config', cfg]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /session\.started/);
+    assert.match(show.stdout, /command\.requested .*auditor-q/);
+
+    const out = join(dir, 'export.ocsf.jsonl');
+    const ex = await cli([
+      'audit',
+      'export',
+      '--config',
+      cfg,
+      '--format',
+      'ocsf',
+      '--since',
+      '1h',
+      '--out',
+      out,
+    ]);
+    assert.equal(ex.code, 0, ex.stderr);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    const header = JSON.parse(lines[0] ?? '{}').airlock_export;
+    assert.equal(header.ocsfVersion, '1.3.0');
+    const update = lines
+      .map((l) => JSON.parse(l))
+      .find((l) => l.class_uid === 6005 && JSON.stringify(l).includes('auditor-q'));
+    assert.ok(update, 'the UPDATE is an OCSF Datastore Activity');
+    assert.ok(!readFileSync(out, 'utf8').includes(stack.token), 'no token in the export');
+
+    const pub = await cli(['audit', 'pubkey', '--config', cfg]);
+    assert.match(pub.stdout, /BEGIN PUBLIC KEY/);
+    writeFileSync(join(dir, 'ledger.pub'), pub.stdout);
+    const ok = await cli([
+      'audit',
+      'verify',
+      '--from-export',
+      out,
+      '--pubkey',
+      join(dir, 'ledger.pub'),
+    ]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    writeFileSync(out, lines.map((l) => l.replaceAll('auditor-q', 'auditor-x')).join('\n'));
+    const bad = await cli([
+      'audit',
+      'verify',
+      '--from-export',
+      out,
+      '--pubkey',
+      join(dir, 'ledger.pub'),
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /FAILED at seq \d+: altered/);
+
+    const whole = await cli(['audit', 'verify', '--config', cfg]);
+    assert.equal(whole.code, 0, whole.stdout + whole.stderr);
+  });
+});
