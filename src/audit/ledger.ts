@@ -212,7 +212,7 @@ export class Ledger implements AuditLedger {
       return Promise.reject(unavailable(this.#lastFailure));
     }
     const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.#queue.push(item);
+    this.#queue.push(this.#port.prepare ? this.#port.prepare(item) : item);
     this.#waiters.push({ resolve, reject });
     return promise;
   }

@@ -145,12 +145,15 @@ export function describeError(err: unknown): string {
 
 /** Prepares each event outside the lock, then writes the valid ones in one transaction. */
 export function toSealItems(items: readonly LedgerItem[]): SealItem[] {
-  return items.map((e): SealItem => {
-    if ('checkpoint' in e || 'refused' in e) return e;
-    try {
-      return prepareEvent(e);
-    } catch (err) {
-      return { refused: `invalid audit event: ${describeError(err)}` };
-    }
-  });
+  return items.map(toSealItem);
+}
+
+/** One item ready for `sealBatch`: an event is prepared, or refused with the reason. */
+export function toSealItem(e: LedgerItem): SealItem {
+  if ('checkpoint' in e || 'refused' in e || 'head' in e) return e;
+  try {
+    return prepareEvent(e);
+  } catch (err) {
+    return { refused: `invalid audit event: ${describeError(err)}` };
+  }
 }

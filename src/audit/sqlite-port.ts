@@ -6,6 +6,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { type SealItem, toSealItem, toSealItems } from './sealer.ts';
 import type { FromWorker, ToWorker, WorkerInit, WorkerItem } from './sqlite-worker.ts';
 import type { LedgerWriterPort, WriteResults } from './store.ts';
 
@@ -21,7 +22,7 @@ export interface SqlitePortOptions {
   readonly crashOnTransaction?: number | undefined;
 }
 
-function cloneableOrRefused(item: WorkerItem): WorkerItem {
+function cloneableOrRefused(item: SealItem): SealItem {
   try {
     structuredClone(item);
     return item;
@@ -73,7 +74,16 @@ export class SqlitePort implements LedgerWriterPort {
     this.#crashOnTransaction = options.crashOnTransaction;
   }
 
-  write(items: readonly WorkerItem[]): Promise<WriteResults> {
+  /**
+   * Events are serialised on this thread as they are appended, while the writer thread seals and
+   * commits the batch before: the threads share the work, and flat strings cross cheaply.
+   */
+  prepare(item: WorkerItem): WorkerItem {
+    return toSealItem(item);
+  }
+
+  write(events: readonly WorkerItem[]): Promise<WriteResults> {
+    const items = toSealItems(events);
     try {
       return this.#send((id) => ({ t: 'batch', id, items }));
     } catch {

@@ -11,7 +11,7 @@ import {
   workerData,
 } from 'node:worker_threads';
 import { loadOrCreateSigningKey } from './checkpoint.ts';
-import { describeError, toSealItems } from './sealer.ts';
+import { describeError, type SealItem } from './sealer.ts';
 import { SqliteStoreWriter } from './sqlite-store.ts';
 import type { LedgerItem } from './store.ts';
 
@@ -22,7 +22,7 @@ export type ToWorker =
   | {
       readonly t: 'batch';
       readonly id: number;
-      readonly items: readonly WorkerItem[];
+      readonly items: readonly SealItem[];
     }
   | { readonly t: 'prune'; readonly id: number; readonly beforeMs: number; readonly time: number }
   | { readonly t: 'close' };
@@ -53,7 +53,7 @@ type Job = Exclude<ToWorker, { t: 'close' }>;
 
 function runJobs(writer: SqliteStoreWriter, jobs: readonly Job[]): FromWorker {
   const batches = jobs.filter((j) => j.t === 'batch');
-  const all = toSealItems(batches.flatMap((b) => b.items));
+  const all = batches.flatMap((b) => b.items);
   const seqs = writer.write(all);
   const results: BatchResult[] = [];
   let at = 0;

@@ -6,7 +6,13 @@
  */
 
 import type { Checkpoint } from './checkpoint.ts';
-import { type EventRow, eventOfRow, type StoredBody, type WireEvent } from './event-codec.ts';
+import {
+  type EventRow,
+  eventOfRow,
+  type PreparedEvent,
+  type StoredBody,
+  type WireEvent,
+} from './event-codec.ts';
 import type { MerkleFrontier } from './merkle.ts';
 import type { CheckpointRequest, LedgerHead } from './sealer.ts';
 import type { AuditEvent, AuditFilter, CommandRecord } from './types.ts';
@@ -48,11 +54,20 @@ export interface LedgerReader {
 export type WriteResults = readonly (number | string)[];
 
 /** What one write carries: events, checkpoint requests, or events refused before sending. */
-export type LedgerItem = WireEvent | CheckpointRequest | { readonly refused: string };
+export type LedgerItem =
+  | WireEvent
+  | PreparedEvent
+  | CheckpointRequest
+  | { readonly refused: string };
 
 /** Writes, always under the store's single-writer lock. */
 export interface LedgerWriterPort {
   write(items: readonly LedgerItem[]): Promise<WriteResults>;
+  /**
+   * Optional: serialise an event as soon as it is appended, so that the work overlaps the commit
+   * of the batch in flight instead of delaying the next one.
+   */
+  prepare?(item: LedgerItem): LedgerItem;
   /**
    * Deletes events 1..P where P is the newest checkpointed tree size whose events are all older
    * than `beforeMs`, keeping what the verifier needs; appends a `ledger.pruned` event.

@@ -3,7 +3,7 @@
  * generated once into the data folder (for the demo and first runs).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { AirlockConfig } from '../config/schema.ts';
@@ -25,8 +25,26 @@ export function loadTls(config: AirlockConfig): TlsMaterial | undefined {
   const dir = join(config.data_dir, 'tls');
   const cert = join(dir, 'gateway.crt');
   const key = join(dir, 'gateway.key');
-  if (!existsSync(cert) || !existsSync(key)) generateSelfSigned(dir, cert, key);
+  if (!existsSync(cert) || !existsSync(key)) generateOnce(config.data_dir, dir);
   return material(cert, key);
+}
+
+/**
+ * Two gateways sharing a data folder may start at once: each generates into a private folder and
+ * renames it into place; the loser's rename fails and it uses the winner's pair.
+ */
+function generateOnce(dataDir: string, dir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const tmp = mkdtempSync(join(dataDir, '.tls-'));
+  try {
+    generateSelfSigned(tmp, join(tmp, 'gateway.crt'), join(tmp, 'gateway.key'));
+    renameSync(tmp, dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 function material(certFile: string, keyFile: string): TlsMaterial {
