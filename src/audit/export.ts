@@ -15,7 +15,7 @@ import { chainLink, type EventRow, eventOfRow, type StoredBody } from './event-c
 import { leafHash, MerkleTree, verifyConsistency, verifyInclusion } from './merkle.ts';
 import { OCSF_VERSION, toOcsf } from './ocsf.ts';
 import type { LedgerInfo, LedgerReader } from './store.ts';
-import { checkSignature, type Problem, type VerifyResult } from './verify.ts';
+import { checkSignature, Failure, type VerifyResult } from './verify.ts';
 
 export const EXPORT_VERSION = 1;
 
@@ -157,16 +157,6 @@ function exportLine(
   if (format === 'ocsf') return JSON.stringify(toOcsf(event, evidence));
   const { body: _b, leafHash: _l, prevHash: _p, hash: _h, ...fields } = event;
   return JSON.stringify({ event: fields, airlock: evidence });
-}
-
-class Failure extends Error {
-  readonly seq: number;
-  readonly problem: Problem;
-  constructor(seq: number, problem: Problem, reason: string) {
-    super(reason);
-    this.seq = seq;
-    this.problem = problem;
-  }
 }
 
 interface Evidence {

@@ -48,7 +48,8 @@ export interface VerifyInput {
   readonly latest?: unknown;
 }
 
-class Failure extends Error {
+/** A verification failure at a seq; thrown inside verifiers and turned into a result. */
+export class Failure extends Error {
   readonly seq: number;
   readonly problem: Problem;
   constructor(seq: number, problem: Problem, reason: string) {

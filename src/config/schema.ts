@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { sinkConfigSchema } from '../audit/sink/config.ts';
-import { Secret } from './secret.ts';
+import { nameField, secretField } from './fields.ts';
 
 const hostPort = z
   .string()
@@ -13,16 +13,8 @@ const hostPort = z
     'expected host:port, e.g. 127.0.0.1:15432',
   );
 
-const name = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
-    'letters, digits, _ . - (max 63), starting alphanumeric',
-  );
-
-const secret = z
-  .union([z.string(), z.instanceof(Secret)])
-  .transform((v) => (v instanceof Secret ? v : new Secret(v)));
+const name = nameField;
+const secret = secretField;
 
 export const postgresConnectionSchema = z.strictObject({
   name,

@@ -19,23 +19,15 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { nameField, secretField } from '../../config/fields.ts';
 import { Secret } from '../../config/secret.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { type EventSource, SinkRunner, type SinkTransport } from './runner.ts';
 import { DEFAULT_FACILITY, SyslogTransport } from './syslog.ts';
 import { isLoopback, WebhookTransport } from './webhook.ts';
 
-// Same rules as `name` and `secret` in src/config/schema.ts (not exported there).
-const name = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
-    'letters, digits, _ . - (max 63), starting alphanumeric',
-  );
-
-const secret = z
-  .union([z.string(), z.instanceof(Secret)])
-  .transform((v) => (v instanceof Secret ? v : new Secret(v)));
+const name = nameField;
+const secret = secretField;
 
 const port = z.number().int().min(1).max(65535);
 
