@@ -62,7 +62,7 @@ export async function exportLedger(
     await o.checkpoint();
     info = await requireInfo(o.reader);
   }
-  const { tree, checkpoints } = await buildTree(o.reader, info, Math.max(from, first));
+  const { tree, checkpoints } = await buildTree(o.reader, info);
   const cover = checkpoints.at(-1);
   if (cover === undefined) throw new Error('the ledger has no signed checkpoint to export against');
   // A checkpoint cannot cover its own event: the range ends at the newest covered event.
@@ -100,16 +100,15 @@ async function requireInfo(reader: LedgerReader): Promise<LedgerInfo> {
   return info;
 }
 
-/** All leaves (after the pruned prefix) and the signed checkpoints at or after `from - 1`. */
-async function buildTree(reader: LedgerReader, info: LedgerInfo, from: number) {
+/** All leaves (after the pruned prefix) and every signed checkpoint in the log. */
+async function buildTree(reader: LedgerReader, info: LedgerInfo) {
   const tree = info.pruned ? new MerkleTree({ prefix: info.pruned.frontier }) : new MerkleTree();
   const checkpoints: Checkpoint[] = [];
   const first = (info.pruned?.throughSeq ?? 0) + 1;
   for await (const row of reader.rows(first, info.head.size)) {
     tree.push(Buffer.from(row.leaf, 'hex'));
     if (row.type !== 'ledger.checkpointed') continue;
-    const cp = (JSON.parse(row.body) as { data: Checkpoint }).data;
-    if (cp.treeSize >= from - 1 || checkpoints.length === 0) checkpoints.push(cp);
+    checkpoints.push((JSON.parse(row.body) as { data: Checkpoint }).data);
   }
   return { tree, checkpoints };
 }

@@ -21,7 +21,6 @@ import {
   sealBatch,
   toSealItems,
 } from './sealer.ts';
-import { prunedFromJson, prunedToJson } from './sqlite-store.ts';
 import {
   type BuiltQuery,
   buildEventQuery,
@@ -33,6 +32,8 @@ import {
   type LedgerWriterPort,
   type PrunedState,
   postgresPlaceholder,
+  prunedFromJson,
+  prunedToJson,
   relatedQuery,
   rowValues,
   type SqlEventRow,

@@ -30,6 +30,8 @@ import {
   type LedgerInfo,
   type LedgerReader,
   type PrunedState,
+  prunedFromJson,
+  prunedToJson,
   relatedQuery,
   rowValues,
   type SqlEventRow,
@@ -320,16 +322,6 @@ function metaValue(db: DatabaseSync, key: string): string | undefined {
     | { value: string }
     | undefined;
   return row?.value;
-}
-
-export function prunedToJson(p: PrunedState): string {
-  return JSON.stringify({ ...p, frontier: p.frontier.toJSON() });
-}
-
-export function prunedFromJson(text: string | undefined): PrunedState | null {
-  if (text === undefined) return null;
-  const raw = JSON.parse(text) as PrunedState & { frontier: unknown };
-  return { ...raw, frontier: MerkleFrontier.fromJSON(raw.frontier) };
 }
 
 function readPruned(db: DatabaseSync): PrunedState | null {

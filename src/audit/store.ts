@@ -13,7 +13,7 @@ import {
   type StoredBody,
   type WireEvent,
 } from './event-codec.ts';
-import type { MerkleFrontier } from './merkle.ts';
+import { MerkleFrontier } from './merkle.ts';
 import type { CheckpointRequest, LedgerHead } from './sealer.ts';
 import type { AuditEvent, AuditFilter, CommandRecord } from './types.ts';
 
@@ -27,6 +27,17 @@ export interface PrunedState {
   readonly frontier: MerkleFrontier;
   /** The signed checkpoint whose tree size is `throughSeq`. */
   readonly checkpoint: Checkpoint;
+}
+
+/** The pruned state as stored in the `meta` table of either store. */
+export function prunedToJson(p: PrunedState): string {
+  return JSON.stringify({ ...p, frontier: p.frontier.toJSON() });
+}
+
+export function prunedFromJson(text: string | undefined): PrunedState | null {
+  if (text === undefined) return null;
+  const raw = JSON.parse(text) as PrunedState & { frontier: unknown };
+  return { ...raw, frontier: MerkleFrontier.fromJSON(raw.frontier) };
 }
 
 export interface LedgerInfo {
