@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   GW_AUTH_PASSWORD_MISSING: 'unauthenticated',
   GW_AUTH_TLS_REQUIRED: 'unauthenticated',
   GW_AUTH_SCRAM_FAILED: 'unauthenticated',
+  GW_AUTH_USER_DISABLED: 'unauthenticated',
+  GW_AUTH_IDP_UNAVAILABLE: 'unavailable',
+  GW_AUTH_ACCESS_DENIED: 'denied',
+  GW_AUTH_FORBIDDEN: 'denied',
   GW_CONNECTION_UNKNOWN: 'unauthenticated',
   GW_POLICY_DENIED: 'denied',
   GW_AUDIT_UNAVAILABLE: 'unavailable',
@@ -37,6 +41,7 @@ export const ERROR_CODES = {
   GW_PROTOCOL_UNEXPECTED_MESSAGE: 'invalid',
   GW_SESSION_STARTUP_TIMEOUT: 'timeout',
   GW_SESSION_SHUTTING_DOWN: 'unavailable',
+  GW_SESSION_REVOKED: 'unauthenticated',
   GW_CONFIG_INVALID: 'invalid',
   GW_INTERNAL: 'internal',
 } as const satisfies Record<string, ErrorKind>;

@@ -281,6 +281,30 @@ const authFailed: Mapper = (e) => ({
   fields: { ...authFields(e, str(e.data.user)), ...authProtocol(e.data.method) },
 });
 
+/** An authenticated caller was refused a connection: a failed Logon with the reason. */
+const accessDenied: Mapper = (e) => ({
+  cls: CLASSES.authentication,
+  activityId: 1,
+  activityName: 'Logon',
+  status: 'failure',
+  statusDetail: str(e.data.reason) ?? 'access denied',
+  severityId: 3,
+  message: `access to connection ${e.connection ?? 'unknown'} denied`,
+  fields: authFields(e),
+});
+
+/** The gateway ended a live session (offboarding, revocation, expiry): a forced Logoff. */
+const sessionTerminated: Mapper = (e) => ({
+  cls: CLASSES.authentication,
+  activityId: 2,
+  activityName: 'Logoff',
+  status: 'other',
+  statusDetail: str(e.data.reason),
+  severityId: 3,
+  message: `session terminated: ${str(e.data.reason) ?? 'unknown reason'}`,
+  fields: authFields(e),
+});
+
 // --- Commands: Datastore Activity [6005] or API Activity [6003] -----------------------------
 
 interface CommandActivity {
@@ -565,6 +589,23 @@ function tokenMapper(created: boolean): Mapper {
   };
 }
 
+/** A human offboarded or let back in: Account Change / Disable (5) or Enable (2). */
+function userMapper(disabled: boolean): Mapper {
+  return (e) => {
+    const name = str(e.data.user) ?? 'unknown';
+    const revoked = Array.isArray(e.data.revokedTokens) ? e.data.revokedTokens.length : 0;
+    return {
+      cls: CLASSES.accountChange,
+      activityId: disabled ? 5 : 2,
+      activityName: disabled ? 'Disable' : 'Enable',
+      status: 'success',
+      ...(disabled ? { statusDetail: `${revoked} tokens revoked` } : {}),
+      message: `user ${name} ${disabled ? 'disabled' : 'enabled'}`,
+      fields: { user: { name, type_id: 1, type: 'User' } },
+    };
+  };
+}
+
 // --- Gateway, policy and ledger housekeeping --------------------------------------------------
 
 const PRODUCT = { name: 'Airlock', vendor_name: 'Airlock' } as const;
@@ -650,6 +691,8 @@ const MAPPERS: Record<AuditEventType, Mapper> = {
   'session.ended': sessionEnded,
   'auth.succeeded': authSucceeded,
   'auth.failed': authFailed,
+  'access.denied': accessDenied,
+  'session.terminated': sessionTerminated,
   'command.requested': commandRequested,
   'command.approved': approvalMapper(true),
   'command.rejected': approvalMapper(false),
@@ -657,6 +700,8 @@ const MAPPERS: Record<AuditEventType, Mapper> = {
   'data.masked': dataMasked,
   'token.created': tokenMapper(true),
   'token.revoked': tokenMapper(false),
+  'user.disabled': userMapper(true),
+  'user.enabled': userMapper(false),
   'config.loaded': configLoaded,
   'policy.changed': policyChanged,
   'ledger.checkpointed': ledgerCheckpointed,

@@ -7,6 +7,10 @@ export const AUDIT_EVENT_TYPES = [
   'session.ended',
   'auth.succeeded',
   'auth.failed',
+  /** An authenticated caller was refused a connection its groups do not open. */
+  'access.denied',
+  /** The gateway ended a live session: its owner was disabled, its token revoked or expired. */
+  'session.terminated',
   /** A command reached the gateway; `data.decision` is allow, deny, mask or hold. */
   'command.requested',
   /** A held command was approved by a human and went on (issue 5). */
@@ -18,6 +22,9 @@ export const AUDIT_EVENT_TYPES = [
   'data.masked',
   'token.created',
   'token.revoked',
+  /** A human was offboarded: every token they own was revoked and their sessions ended. */
+  'user.disabled',
+  'user.enabled',
   /** The gateway started with a configuration (hash and summary, never secrets). */
   'config.loaded',
   'policy.changed',

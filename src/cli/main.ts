@@ -7,15 +7,20 @@ import { UsageError } from './args.ts';
 import * as audit from './commands/audit.ts';
 import * as config from './commands/config.ts';
 import * as demo from './commands/demo.ts';
+import * as login from './commands/login.ts';
 import * as serve from './commands/serve.ts';
 import * as token from './commands/token.ts';
+import * as user from './commands/user.ts';
 
 interface CommandModule {
   readonly help: string;
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS = { serve, demo, token, audit, config } satisfies Record<string, CommandModule>;
+const COMMANDS = { serve, demo, login, token, user, audit, config } satisfies Record<
+  string,
+  CommandModule
+>;
 
 function usage(): string {
   const lines = Object.values(COMMANDS).map((c: CommandModule) => `  ${c.help}`);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { sinkConfigSchema } from '../audit/sink/config.ts';
+import { oidcIssuerSchema } from '../identity/oidc/config.ts';
 import { nameField, secretField } from './fields.ts';
 
 const hostPort = z
@@ -27,12 +28,33 @@ export const postgresConnectionSchema = z.strictObject({
   ssl: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
   ssl_ca_file: z.string().optional(),
   connect_timeout_ms: z.number().int().positive().default(10_000),
+  /** Only members of these groups may use the connection; unset lets any authenticated user in. */
+  allow_groups: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const groupList = z.array(z.string().min(1)).optional();
+
+export const identitySchema = z.strictObject({
+  /** OIDC issuers whose JWTs are accepted as passwords and bearer tokens. */
+  oidc: z.array(oidcIssuerSchema).default([]),
+  /** Which groups (from the IdP, or carried by an agent token) hold each Airlock role. */
+  roles: z
+    .strictObject({ admin: groupList, approver: groupList, auditor: groupList, user: groupList })
+    .default({}),
+  /** How often live sessions are re-checked for offboarding, revocation and expiry. */
+  recheck_interval_ms: z.number().int().min(100).max(60_000).default(2000),
+  /** End a live session when its token or JWT expires (default), not only refuse new ones. */
+  end_sessions_at_expiry: z.boolean().default(true),
+  /** Longest lifetime of an agent token minted through the API. */
+  max_agent_token_ttl_hours: z.number().positive().max(8784).default(720),
 });
 
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       postgres: hostPort.optional(),
+      /** The control-plane API (tokens, offboarding); HTTPS when TLS is configured. */
+      api: hostPort.optional(),
     })
     .default({}),
   data_dir: z.string().min(1).default('./.airlock'),
@@ -92,6 +114,13 @@ export const configSchema = z.strictObject({
       checkpoint_interval_ms: 60_000,
       sinks: [],
     }),
+  identity: identitySchema.default({
+    oidc: [],
+    roles: {},
+    recheck_interval_ms: 2000,
+    end_sessions_at_expiry: true,
+    max_agent_token_ttl_hours: 720,
+  }),
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
     .default({ level: 'info' }),
@@ -101,3 +130,4 @@ export const configSchema = z.strictObject({
 export type AirlockConfig = z.output<typeof configSchema>;
 export type PostgresConnectionConfig = z.output<typeof postgresConnectionSchema>;
 export type ConnectionConfig = AirlockConfig['connections'][number];
+export type IdentityConfig = AirlockConfig['identity'];

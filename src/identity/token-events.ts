@@ -17,6 +17,8 @@ export function tokenCreatedEvent(record: TokenRecord, actor: Actor): AuditEvent
       tokenId: record.id,
       owner: record.owner,
       name: record.name,
+      purpose: record.purpose,
+      ownerProof: record.ownerProof,
       groups: record.groups,
       expiresAt: new Date(record.expiresAt).toISOString(),
     },

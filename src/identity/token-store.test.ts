@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -26,6 +26,7 @@ describe('TokenStore', () => {
       owner: 'alice',
       name: 'claude-code',
       groups: ['dba', 'readers'],
+      purpose: 'tests',
       ttlMs: 8 * HOUR,
       now: T0,
     });
@@ -36,6 +37,8 @@ describe('TokenStore', () => {
       name: 'claude-code',
       owner: 'alice',
       groups: ['dba', 'readers'],
+      purpose: 'tests',
+      ownerProof: 'operator',
       createdAt: T0,
       expiresAt: T0 + 8 * HOUR,
       revokedAt: null,
@@ -44,13 +47,28 @@ describe('TokenStore', () => {
     const check = store.verify(token, T0 + 1000);
     assert.ok(check.ok);
     assert.deepEqual(check.token, { ...record, lastUsedAt: T0 + 1000 });
-    assert.notEqual(store.create({ owner: 'alice', name: 'x', ttlMs: HOUR }).record.id, record.id);
+    assert.notEqual(
+      store.create({ owner: 'alice', name: 'x', purpose: 'tests', ttlMs: HOUR }).record.id,
+      record.id,
+    );
   });
 
   test('a wrong secret is a mismatch, an altered id is unknown', () => {
     using store = new TokenStore({ dataDir: freshDir() });
-    const { token, record } = store.create({ owner: 'alice', name: 'agent', ttlMs: HOUR, now: T0 });
-    const other = store.create({ owner: 'bob', name: 'agent', ttlMs: HOUR, now: T0 }).token;
+    const { token, record } = store.create({
+      owner: 'alice',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
+    const other = store.create({
+      owner: 'bob',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    }).token;
     const swapped = `alk_${record.id}_${secretOf(other)}`;
     assert.deepEqual(store.verify(swapped, T0), {
       ok: false,
@@ -70,7 +88,13 @@ describe('TokenStore', () => {
 
   test('malformed inputs are refused before any lookup', () => {
     using store = new TokenStore({ dataDir: freshDir() });
-    const { token } = store.create({ owner: 'alice', name: 'agent', ttlMs: HOUR, now: T0 });
+    const { token } = store.create({
+      owner: 'alice',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
     const malformed: unknown[] = [
       '',
       'alk_',
@@ -103,7 +127,13 @@ describe('TokenStore', () => {
 
   test('expiry, revocation and last use', () => {
     using store = new TokenStore({ dataDir: freshDir() });
-    const { token, record } = store.create({ owner: 'alice', name: 'agent', ttlMs: HOUR, now: T0 });
+    const { token, record } = store.create({
+      owner: 'alice',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
     assert.equal(store.verify(token, T0 + HOUR - 1).ok, true);
     assert.deepEqual(store.verify(token, T0 + HOUR), {
       ok: false,
@@ -112,7 +142,13 @@ describe('TokenStore', () => {
     });
 
     assert.equal(store.get(record.id)?.lastUsedAt, T0 + HOUR - 1);
-    const second = store.create({ owner: 'bob', name: 'ci', ttlMs: HOUR, now: T0 });
+    const second = store.create({
+      owner: 'bob',
+      name: 'ci',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
     store.verify(second.token, T0 + 1000);
     store.verify(second.token, T0 + 30_000);
     assert.equal(store.get(second.record.id)?.lastUsedAt, T0 + 1000, 'at most once a minute');
@@ -133,11 +169,18 @@ describe('TokenStore', () => {
   test('list shows owner, name and times, and a second store sees the same data', () => {
     const dataDir = freshDir();
     using store = new TokenStore({ dataDir });
-    const a = store.create({ owner: 'alice', name: 'agent-a', ttlMs: HOUR, now: T0 });
+    const a = store.create({
+      owner: 'alice',
+      name: 'agent-a',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
     const b = store.create({
       owner: 'bob',
       name: 'agent-b',
       groups: ['ops'],
+      purpose: 'tests',
       ttlMs: 2 * HOUR,
       now: T0 + 5,
     });
@@ -156,7 +199,7 @@ describe('TokenStore', () => {
 
   test('create validates owner, name, groups and ttl', () => {
     using store = new TokenStore({ dataDir: freshDir() });
-    const ok = { owner: 'alice', name: 'agent', ttlMs: HOUR };
+    const ok = { owner: 'alice', name: 'agent', purpose: 'tests', ttlMs: HOUR };
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ owner: '' }, /owner/],
       [{ owner: '   ' }, /owner/],
@@ -164,16 +207,17 @@ describe('TokenStore', () => {
       [{ name: '' }, /name/],
       [{ name: 'x\ny' }, /name/],
       [{ groups: [''] }, /group/],
-      [{ ttlMs: 0 }, /ttl/],
-      [{ ttlMs: -1 }, /ttl/],
-      [{ ttlMs: Number.NaN }, /ttl/],
-      [{ ttlMs: 367 * 24 * HOUR }, /ttl/],
+      [{ purpose: 'tests', ttlMs: 0 }, /ttl/],
+      [{ purpose: 'tests', ttlMs: -1 }, /ttl/],
+      [{ purpose: 'tests', ttlMs: Number.NaN }, /ttl/],
+      [{ purpose: 'tests', ttlMs: 367 * 24 * HOUR }, /ttl/],
     ];
     for (const [patch, message] of bad) {
       assert.throws(() => store.create({ ...ok, ...patch } as never), message);
     }
     assert.equal(
-      store.create({ ...ok, owner: 'a'.repeat(128), ttlMs: 366 * 24 * HOUR }).record.owner.length,
+      store.create({ ...ok, owner: 'a'.repeat(128), purpose: 'tests', ttlMs: 366 * 24 * HOUR })
+        .record.owner.length,
       128,
     );
     assert.equal(store.list().length, 1);
@@ -182,7 +226,13 @@ describe('TokenStore', () => {
   test('the store holds neither the token nor its secret', () => {
     const dataDir = freshDir();
     const store = new TokenStore({ dataDir });
-    const { token, record } = store.create({ owner: 'alice', name: 'agent', ttlMs: HOUR, now: T0 });
+    const { token, record } = store.create({
+      owner: 'alice',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
     const secret = secretOf(token);
     const raw = new DatabaseSync(join(dataDir, 'airlock.db'), { readOnly: true });
     const row = raw.prepare('SELECT * FROM tokens WHERE id = ?').get(record.id);
@@ -201,7 +251,12 @@ describe('TokenStore', () => {
 
   test('the SCRAM verifier matches an independent RFC 5802 computation', () => {
     using store = new TokenStore({ dataDir: freshDir() });
-    const { token, record } = store.create({ owner: 'alice', name: 'agent', ttlMs: HOUR });
+    const { token, record } = store.create({
+      owner: 'alice',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+    });
     const v = store.scramVerifier(record.id);
     assert.ok(v);
     assert.equal(v.iterations, 4096);
@@ -213,7 +268,96 @@ describe('TokenStore', () => {
     assert.equal(v.storedKey, createHash('sha256').update(clientKey).digest('base64'));
     assert.equal(v.serverKey, createHmac('sha256', salted).update('Server Key').digest('base64'));
     assert.equal(store.scramVerifier('nosuchtoken0'), undefined);
-    const other = store.create({ owner: 'alice', name: 'agent', ttlMs: HOUR });
+    const other = store.create({ owner: 'alice', name: 'agent', purpose: 'tests', ttlMs: HOUR });
     assert.notEqual(store.scramVerifier(other.record.id)?.salt, v.salt);
+  });
+});
+
+describe('TokenStore offboarding', () => {
+  test('disabling a human revokes every token they own, case-insensitively, in one go', () => {
+    using store = new TokenStore({ dataDir: freshDir() });
+    const mk = (owner: string, name: string) =>
+      store.create({ owner, name, purpose: 'tests', ttlMs: HOUR, now: T0 });
+    const a1 = mk('Alice@Example.com', 'agent-1');
+    const a2 = mk('alice@example.com', 'agent-2');
+    const b = mk('bob@example.com', 'agent-3');
+    store.revoke(a2.record.id, T0 + 1);
+    const r = store.disableUser('alice@example.com', 'ops', 'left the company', T0 + 10);
+    assert.deepEqual(r, { revoked: [a1.record.id], alreadyDisabled: false });
+    assert.deepEqual(store.verify(a1.token, T0 + 20), {
+      ok: false,
+      reason: 'revoked',
+      tokenId: a1.record.id,
+    });
+    assert.equal(store.verify(b.token, T0 + 20).ok, true);
+    assert.equal(store.isDisabled('ALICE@example.com'), true);
+    assert.deepEqual(store.user('alice@example.com'), {
+      name: 'alice@example.com',
+      disabledAt: T0 + 10,
+      disabledBy: 'ops',
+      reason: 'left the company',
+      updatedAt: T0 + 10,
+    });
+    assert.throws(() => mk('alice@example.com', 'agent-4'), /disabled/);
+    const again = store.disableUser('alice@example.com', 'someone-else', 'again', T0 + 30);
+    assert.deepEqual(again, { revoked: [], alreadyDisabled: true });
+    assert.equal(store.user('alice@example.com')?.disabledBy, 'ops', 'first disable is kept');
+  });
+
+  test('a token whose owner is disabled is refused even if it was not revoked', () => {
+    const dir = freshDir();
+    using store = new TokenStore({ dataDir: dir });
+    const { token, record } = store.create({
+      owner: 'carol',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
+    store.disableUser('carol', 'ops', 'x', T0);
+    // A token written by an older gateway after the disable (no revocation) still fails.
+    const raw = new DatabaseSync(join(dir, 'airlock.db'));
+    raw.prepare('UPDATE tokens SET revoked_at = NULL WHERE id = ?').run(record.id);
+    raw.close();
+    assert.deepEqual(store.verify(token, T0 + 1), {
+      ok: false,
+      reason: 'owner disabled',
+      tokenId: record.id,
+    });
+    assert.equal(store.invalidity(record.id, T0 + 1), 'owner disabled');
+    assert.equal(store.enableUser('carol'), true);
+    assert.equal(store.enableUser('carol'), false);
+    assert.equal(store.verify(token, T0 + 2).ok, true);
+  });
+
+  test('another connection committing a change moves dataVersion', () => {
+    const dir = freshDir();
+    using gateway = new TokenStore({ dataDir: dir });
+    using cli = new TokenStore({ dataDir: dir });
+    const before = gateway.dataVersion();
+    assert.equal(gateway.dataVersion(), before);
+    cli.disableUser('dave', 'ops', 'x');
+    assert.notEqual(gateway.dataVersion(), before);
+    assert.equal(gateway.isDisabled('dave'), true);
+  });
+
+  test('a version 1 store is migrated: tokens keep working with an empty purpose', () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const db = new DatabaseSync(join(dir, 'airlock.db'));
+    db.exec(`CREATE TABLE schema_meta(component TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT;
+      INSERT INTO schema_meta VALUES ('tokens', 1);
+      CREATE TABLE tokens(id TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL,
+        groups TEXT NOT NULL, secret_sha256 TEXT NOT NULL, scram_salt TEXT NOT NULL,
+        scram_iterations INTEGER NOT NULL, scram_stored_key TEXT NOT NULL,
+        scram_server_key TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        revoked_at INTEGER, last_used_at INTEGER) STRICT;
+      INSERT INTO tokens VALUES ('abcdefghijkl', 'old', 'erin', '[]', '00', 's', 4096, 'k', 'k',
+        ${T0}, ${T0 + HOUR}, NULL, NULL);`);
+    db.close();
+    using store = new TokenStore({ dataDir: dir });
+    assert.equal(store.get('abcdefghijkl')?.purpose, '');
+    assert.equal(store.get('abcdefghijkl')?.ownerProof, 'operator');
+    assert.deepEqual(store.disableUser('erin', 'ops', 'x').revoked, ['abcdefghijkl']);
   });
 });

@@ -9,7 +9,14 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { scramVerifier } from './scram-verifier.ts';
-import type { ScramVerifier, TokenCheck, TokenRecord } from './types.ts';
+import type {
+  InvalidReason,
+  OwnerProof,
+  ScramVerifier,
+  TokenCheck,
+  TokenRecord,
+  UserRecord,
+} from './types.ts';
 
 export const TOKEN_PREFIX = 'alk_';
 export const TOKEN_DB_FILE_NAME = 'airlock.db';
@@ -18,7 +25,7 @@ export const SCRAM_ITERATIONS = 4096;
 export const MAX_TOKEN_TTL_MS = 366 * 24 * 60 * 60 * 1000;
 const MAX_LABEL_LENGTH = 128;
 const LAST_USED_RESOLUTION_MS = 60_000;
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /** `alk_` + 12 base32 chars + `_` + 43 base64url chars (32 bytes, canonical final character). */
 const TOKEN_SHAPE = /^alk_([a-z2-7]{12})_([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$/;
@@ -27,7 +34,7 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS schema_meta(component TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT;
-INSERT INTO schema_meta(component, version) VALUES ('tokens', ${SCHEMA_VERSION})
+INSERT INTO schema_meta(component, version) VALUES ('tokens', 1)
   ON CONFLICT(component) DO NOTHING;
 CREATE TABLE IF NOT EXISTS tokens(
   id TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL, groups TEXT NOT NULL,
@@ -35,6 +42,17 @@ CREATE TABLE IF NOT EXISTS tokens(
   scram_stored_key TEXT NOT NULL, scram_server_key TEXT NOT NULL,
   created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
   revoked_at INTEGER, last_used_at INTEGER) STRICT;
+`;
+
+/** Version 2: every token names a purpose and how its owner was established; humans can be disabled. */
+const MIGRATE_TO_2 = `
+ALTER TABLE tokens ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN owner_proof TEXT NOT NULL DEFAULT 'operator';
+CREATE INDEX IF NOT EXISTS tokens_owner ON tokens(owner COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS users(
+  name TEXT PRIMARY KEY COLLATE NOCASE, disabled_at INTEGER, disabled_by TEXT, reason TEXT,
+  updated_at INTEGER NOT NULL) STRICT;
+UPDATE schema_meta SET version = 2 WHERE component = 'tokens';
 `;
 
 export interface TokenStoreOptions {
@@ -49,8 +67,12 @@ export interface TokenStoreOptions {
 export interface CreateTokenInput {
   /** The accountable human. */
   readonly owner: string;
-  /** The agent or purpose. */
+  /** The agent, e.g. `claude-code` or `nightly-ci`. */
   readonly name: string;
+  /** Why the token exists, e.g. `read-only reporting for the finance team`. */
+  readonly purpose: string;
+  /** `oidc` when the owner proved who they are with their IdP token; `operator` when typed. */
+  readonly ownerProof?: OwnerProof;
   readonly groups?: readonly string[];
   readonly ttlMs: number;
   readonly now?: number;
@@ -70,6 +92,16 @@ interface TokenRow {
   expires_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  purpose: string;
+  owner_proof: string;
+}
+
+interface UserRow {
+  name: string;
+  disabled_at: number | null;
+  disabled_by: string | null;
+  reason: string | null;
+  updated_at: number;
 }
 
 /**
@@ -114,6 +146,7 @@ function checkLabel(what: string, value: unknown): string {
 function checkInput(input: CreateTokenInput): void {
   checkLabel('owner', input.owner);
   checkLabel('name', input.name);
+  checkLabel('purpose', input.purpose);
   if (input.groups !== undefined) {
     if (!Array.isArray(input.groups)) throw new Error('token groups must be a list');
     for (const g of input.groups) checkLabel('group', g);
@@ -130,10 +163,22 @@ function toRecord(row: TokenRow): TokenRecord {
     name: row.name,
     owner: row.owner,
     groups: JSON.parse(row.groups) as string[],
+    purpose: row.purpose,
+    ownerProof: row.owner_proof === 'oidc' ? 'oidc' : 'operator',
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
+  };
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    name: row.name,
+    disabledAt: row.disabled_at,
+    disabledBy: row.disabled_by,
+    reason: row.reason,
+    updatedAt: row.updated_at,
   };
 }
 
@@ -155,6 +200,9 @@ export class TokenStore {
   readonly #touch: StatementSync;
   readonly #revoke: StatementSync;
   readonly #all: StatementSync;
+  readonly #user: StatementSync;
+  readonly #users: StatementSync;
+  readonly #dataVersion: StatementSync;
 
   constructor(options: TokenStoreOptions) {
     this.#clock = options.clock ?? Date.now;
@@ -168,13 +216,16 @@ export class TokenStore {
       this.#migrate();
       this.#byId = this.#db.prepare('SELECT * FROM tokens WHERE id = ?');
       this.#insert = this.#db.prepare(`INSERT INTO tokens(id, name, owner, groups, secret_sha256,
-        scram_salt, scram_iterations, scram_stored_key, scram_server_key, created_at, expires_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+        scram_salt, scram_iterations, scram_stored_key, scram_server_key, created_at, expires_at,
+        purpose, owner_proof) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       this.#touch = this.#db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?');
       this.#revoke = this.#db.prepare(
         'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
       );
       this.#all = this.#db.prepare('SELECT * FROM tokens ORDER BY created_at, id');
+      this.#user = this.#db.prepare('SELECT * FROM users WHERE name = ?');
+      this.#users = this.#db.prepare('SELECT * FROM users ORDER BY name');
+      this.#dataVersion = this.#db.prepare('PRAGMA data_version');
     } catch (err) {
       this.#db.close();
       throw err;
@@ -187,6 +238,9 @@ export class TokenStore {
    */
   create(input: CreateTokenInput): { token: string; record: TokenRecord } {
     checkInput(input);
+    if (this.isDisabled(input.owner)) {
+      throw new Error(`${input.owner} is disabled and cannot own tokens`);
+    }
     const now = input.now ?? this.#clock();
     const secret = randomBytes(32).toString('base64url');
     const groups = JSON.stringify(input.groups ?? []);
@@ -209,6 +263,8 @@ export class TokenStore {
           v.serverKey,
           now,
           expiresAt,
+          input.purpose,
+          input.ownerProof ?? 'operator',
         );
       } catch (err) {
         if (attempt < 3 && isConstraintError(err)) continue;
@@ -233,8 +289,8 @@ export class TokenStore {
     if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
       return { ok: false, reason: 'mismatch', tokenId: row.id };
     }
-    if (row.revoked_at !== null) return { ok: false, reason: 'revoked', tokenId: row.id };
-    if (now >= row.expires_at) return { ok: false, reason: 'expired', tokenId: row.id };
+    const invalid = this.#invalidity(row, now);
+    if (invalid) return { ok: false, reason: invalid, tokenId: row.id };
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
       if (this.#recordUse(row.id, now)) row.last_used_at = now;
     }
@@ -244,6 +300,83 @@ export class TokenStore {
   get(id: string): TokenRecord | undefined {
     const row = this.#row(id);
     return row === undefined ? undefined : toRecord(row);
+  }
+
+  /**
+   * Why a known token may no longer be used (revoked, expired, or its owner was disabled), or
+   * undefined while it is valid. Checked at every connection and on live sessions.
+   */
+  invalidity(id: string, now: number = this.#clock()): InvalidReason | 'unknown' | undefined {
+    const row = this.#row(id);
+    return row === undefined ? 'unknown' : this.#invalidity(row, now);
+  }
+
+  /** Whether the human is disabled (case-insensitive name). */
+  isDisabled(name: string): boolean {
+    const row = this.#user.get(name) as unknown as UserRow | undefined;
+    return row?.disabled_at != null;
+  }
+
+  user(name: string): UserRecord | undefined {
+    const row = this.#user.get(name) as unknown as UserRow | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  /** Every human that was ever disabled or enabled, by name. */
+  users(): UserRecord[] {
+    return (this.#users.all() as unknown as UserRow[]).map(toUser);
+  }
+
+  /**
+   * Offboards a human in one transaction: marks them disabled and revokes every token they own.
+   * Returns the ids of the tokens revoked now (already revoked ones are not repeated) and
+   * whether the human was already disabled.
+   */
+  disableUser(
+    name: string,
+    by: string,
+    reason: string,
+    now: number = this.#clock(),
+  ): { revoked: string[]; alreadyDisabled: boolean } {
+    checkLabel('user', name);
+    return this.#transaction(() => {
+      const alreadyDisabled = this.isDisabled(name);
+      this.#db
+        .prepare(
+          `INSERT INTO users(name, disabled_at, disabled_by, reason, updated_at)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET
+           disabled_at = COALESCE(users.disabled_at, excluded.disabled_at),
+           disabled_by = COALESCE(users.disabled_by, excluded.disabled_by),
+           reason = COALESCE(users.reason, excluded.reason), updated_at = excluded.updated_at`,
+        )
+        .run(name, now, by, reason, now);
+      const rows = this.#db
+        .prepare(
+          `UPDATE tokens SET revoked_at = ? WHERE owner = ? COLLATE NOCASE AND revoked_at IS NULL
+           RETURNING id`,
+        )
+        .all(now, name) as unknown as { id: string }[];
+      return { revoked: rows.map((r) => r.id).sort(), alreadyDisabled };
+    });
+  }
+
+  /** Lets a disabled human back in. Their revoked tokens stay revoked. False if not disabled. */
+  enableUser(name: string, now: number = this.#clock()): boolean {
+    const r = this.#db
+      .prepare(
+        `UPDATE users SET disabled_at = NULL, disabled_by = NULL, reason = NULL, updated_at = ?
+         WHERE name = ? AND disabled_at IS NOT NULL`,
+      )
+      .run(now, name);
+    return Number(r.changes) > 0;
+  }
+
+  /**
+   * Changes whenever another connection (another process, e.g. `airlock user disable`) commits
+   * to the store. Cheap: the gateway polls it to notice offboarding within seconds.
+   */
+  dataVersion(): number {
+    return Number((this.#dataVersion.get() as { data_version: number }).data_version);
   }
 
   /** The SCRAM-SHA-256 verifier of a token, whatever its status (check it after the proof). */
@@ -297,13 +430,35 @@ export class TokenStore {
     }
   }
 
+  #invalidity(row: TokenRow, now: number): InvalidReason | undefined {
+    if (row.revoked_at !== null) return 'revoked';
+    if (now >= row.expires_at) return 'expired';
+    if (this.isDisabled(row.owner)) return 'owner disabled';
+    return undefined;
+  }
+
+  #transaction<T>(fn: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
   #migrate(): void {
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       this.#db.exec(SCHEMA);
-      const row = this.#db
-        .prepare("SELECT version FROM schema_meta WHERE component = 'tokens'")
-        .get();
+      const version = this.#db.prepare(
+        "SELECT version FROM schema_meta WHERE component = 'tokens'",
+      );
+      // A fresh store is created at version 1 and migrated like an old one: one path to test.
+      if (version.get()?.version === 1) this.#db.exec(MIGRATE_TO_2);
+      const row = version.get();
       if (row?.version !== SCHEMA_VERSION) {
         throw new Error(`unsupported token store schema version ${String(row?.version)}`);
       }

@@ -6,29 +6,41 @@
 
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createApiHandler } from '../api/server.ts';
 import type { Ledger } from '../audit/ledger.ts';
 import { openLedger } from '../audit/open.ts';
 import { createSink } from '../audit/sink/config.ts';
 import type { EventSource, SinkRunner } from '../audit/sink/runner.ts';
 import type { AirlockConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
-import { tokenAuthenticator } from '../identity/authenticator.ts';
+import { type Authenticator, createAuthenticator } from '../identity/authenticator.ts';
+import { toIssuerConfig } from '../identity/oidc/config.ts';
+import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { TokenStore } from '../identity/token-store.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
 import { SessionPipeline } from '../session/pipeline.ts';
 import { SessionRegistry } from '../session/registry.ts';
+import { SessionGuard } from '../session/session-guard.ts';
 import { initSqlParser } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { loadTls } from './tls.ts';
 
 export interface Gateway {
   /** Where each listener is bound (port resolved when configured as 0). */
-  readonly addresses: { readonly postgres?: { host: string; port: number } };
+  readonly addresses: {
+    readonly postgres?: { host: string; port: number };
+    readonly api?: { host: string; port: number; tls: boolean };
+  };
   readonly ledger: Ledger;
   readonly tokens: TokenStore;
   readonly sessions: SessionRegistry;
+  readonly authenticator: Authenticator;
+  /** Re-checks live sessions now; returns how many were ended. */
+  recheckSessions(): number;
   /** The certificate clients can pin (`sslrootcert=`), when TLS is on. */
   readonly tlsCertFile: string | undefined;
   close(): Promise<void>;
@@ -67,18 +79,41 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   const tls = loadTls(config);
   const sessions = new SessionRegistry();
   const pipeline = new SessionPipeline({ ledger, policy: opts.policy ?? allowAll, logger, clock });
+  const authenticator = createAuthenticator({
+    tokens,
+    clock,
+    roles: config.identity.roles,
+    oidc:
+      config.identity.oidc.length > 0
+        ? new OidcVerifier(config.identity.oidc.map(toIssuerConfig), { clock })
+        : undefined,
+    endAtExpiry: config.identity.end_sessions_at_expiry,
+  });
+  const guard = new SessionGuard({
+    sessions,
+    recheck: (identity) => authenticator.recheck(identity),
+    storeVersion: () => tokens.dataVersion(),
+    onTerminated: (ctx, data) => pipeline.onTerminated(ctx, data),
+    logger,
+    clock,
+    intervalMs: config.identity.recheck_interval_ms,
+  });
+  guard.start();
   const engine = new PostgresEngine({
     config,
     logger,
     pipeline,
-    authenticator: tokenAuthenticator(tokens, clock),
+    authenticator,
     sessions,
     secureContext: tls?.context,
     clock,
   });
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
-  const addresses: { postgres?: { host: string; port: number } } = {};
+  const addresses: {
+    postgres?: { host: string; port: number };
+    api?: { host: string; port: number; tls: boolean };
+  } = {};
   if (config.listen.postgres) {
     const server = createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
@@ -89,9 +124,32 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     servers.push(server);
     logger.info('postgres listener ready', addresses.postgres);
   }
+  if (config.listen.api) {
+    const handler = createApiHandler({
+      tokens,
+      ledger,
+      authenticator,
+      sessions,
+      sweep: () => guard.sweep(),
+      logger: logger.child({ component: 'api' }),
+      maxTokenTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
+    });
+    const server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createHttpServer(handler);
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    const bound = await listen(server, config.listen.api);
+    addresses.api = { ...bound, tls: tls !== undefined };
+    servers.push(server);
+    logger.info('api listener ready', addresses.api);
+  }
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     engine.shutdown();
+    guard.stop();
     const stopped = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     await sessions.terminateAll(
       new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the gateway is shutting down'),
@@ -107,6 +165,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     ledger,
     tokens,
     sessions,
+    authenticator,
+    recheckSessions: () => guard.sweep(),
     tlsCertFile: tls?.certFile,
     close: () => {
       closing ??= close();

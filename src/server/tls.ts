@@ -12,6 +12,9 @@ import { GatewayError } from '../errors.ts';
 export interface TlsMaterial {
   readonly context: SecureContext;
   readonly certFile: string;
+  /** PEM, for servers (HTTPS) that take the pair rather than a context. */
+  readonly cert: Buffer;
+  readonly key: Buffer;
 }
 
 /**
@@ -49,12 +52,10 @@ function generateOnce(dataDir: string, dir: string): void {
 
 function material(certFile: string, keyFile: string): TlsMaterial {
   try {
-    const context = createSecureContext({
-      cert: readFileSync(certFile),
-      key: readFileSync(keyFile),
-      minVersion: 'TLSv1.2',
-    });
-    return { context, certFile };
+    const cert = readFileSync(certFile);
+    const key = readFileSync(keyFile);
+    const context = createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    return { context, certFile, cert, key };
   } catch (err) {
     throw new GatewayError('GW_CONFIG_INVALID', `tls: cannot load certificate ${certFile}`, {
       cause: err,

@@ -99,10 +99,34 @@ export class SessionPipeline {
 
   /** Authentication failures never include the presented secret. */
   async onAuthFailed(ctx: SessionContext, data: Record<string, unknown>): Promise<void> {
+    await this.#refusal(ctx, 'auth.failed', data);
+  }
+
+  /** An authenticated caller asked for a connection its groups do not open. */
+  async onAccessDenied(ctx: SessionContext, data: Record<string, unknown>): Promise<void> {
+    await this.#refusal(ctx, 'access.denied', data);
+  }
+
+  /** Recorded before `session.started`, in the same group commit. */
+  onAuthSucceeded(ctx: SessionContext, data: Record<string, unknown>): void {
+    this.#deps.ledger.appendLater(this.#event(ctx, 'auth.succeeded', undefined, data));
+  }
+
+  /** A live session is being ended by the gateway (offboarding, revocation, expiry). */
+  onTerminated(ctx: SessionContext, data: Record<string, unknown>): void {
+    this.#deps.ledger.appendLater(this.#event(ctx, 'session.terminated', undefined, data));
+  }
+
+  /** Refusals are recorded best-effort: the caller is refused whether or not the ledger is up. */
+  async #refusal(
+    ctx: SessionContext,
+    type: 'auth.failed' | 'access.denied',
+    data: Record<string, unknown>,
+  ): Promise<void> {
     try {
-      await this.#deps.ledger.append(this.#event(ctx, 'auth.failed', undefined, data));
+      await this.#deps.ledger.append(this.#event(ctx, type, undefined, data));
     } catch (err) {
-      this.#deps.logger.error('audit append failed for auth.failed', { session: ctx.id, err });
+      this.#deps.logger.error(`audit append failed for ${type}`, { session: ctx.id, err });
     }
   }
 

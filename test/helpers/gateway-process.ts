@@ -13,6 +13,50 @@ const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 export const airlockCli = (args: string[], env: Record<string, string> = {}) =>
   run(process.execPath, [CLI, ...args], { env });
 
+/**
+ * Runs the CLI in a child process that the test talks to while it runs (e.g. `airlock login`
+ * printing an address to open): `waitFor` resolves with the first capture of a stderr match.
+ */
+export function spawnCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const watchers: { re: RegExp; resolve: (s: string) => void }[] = [];
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of watchers.splice(0)) {
+      const m = w.re.exec(stderr);
+      if (m) w.resolve(m[1] ?? m[0]);
+      else watchers.push(w);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const result = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return {
+    result,
+    waitFor(re: RegExp): Promise<string> {
+      const m = re.exec(stderr);
+      if (m) return Promise.resolve(m[1] ?? m[0]);
+      const found = new Promise<string>((resolve) => watchers.push({ re, resolve }));
+      const exited = result.then((r) => {
+        throw new Error(`CLI exited (${r.code}) before printing ${re}: ${r.stderr}`);
+      });
+      return Promise.race([found, exited]);
+    },
+  };
+}
+
 export interface GatewayProcess {
   readonly child: ChildProcess;
   readonly port: number;

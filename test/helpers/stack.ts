@@ -72,6 +72,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     owner: 'olivia.owner@example.com',
     name: 'ci-agent',
     groups: ['engineering'],
+    purpose: 'integration tests',
     ttlMs: 3_600_000,
   });
   const conninfo = (extra: Record<string, string> = {}): string => {

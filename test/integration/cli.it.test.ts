@@ -64,6 +64,8 @@ describe('airlock CLI', () => {
         'ada@example.com',
         '--name',
         'ci-job',
+        '--purpose',
+        'nightly schema checks',
         '--groups',
         'dba,eng',
         '--ttl',

@@ -57,7 +57,18 @@ const env = { CLINIC_DB_PASSWORD: DB_PASSWORD };
 
 async function createToken(config: string): Promise<string> {
   const r = await airlockCli(
-    ['token', 'create', '--config', config, '--owner', 'ops@example.com', '--name', 'loader'],
+    [
+      'token',
+      'create',
+      '--config',
+      config,
+      '--owner',
+      'ops@example.com',
+      '--name',
+      'loader',
+      '--purpose',
+      'load test',
+    ],
     env,
   );
   assert.equal(r.code, 0, r.stderr);

@@ -156,6 +156,7 @@ describe('authentication', () => {
       owner: 'x@example.com',
       name: 'short',
       groups: [],
+      purpose: 'integration tests',
       ttlMs: 60_000,
     });
     const ok = await run('psql', [
@@ -181,6 +182,7 @@ describe('authentication', () => {
       owner: 'x@example.com',
       name: 'stale',
       groups: [],
+      purpose: 'integration tests',
       ttlMs: 1000,
       now: Date.now() - 60_000,
     });

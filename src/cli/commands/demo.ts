@@ -50,6 +50,7 @@ async function withPostgres(
       owner: 'dana.doctor@example.com',
       name: 'demo-agent',
       groups: ['clinicians'],
+      purpose: 'the airlock demo',
       ttlMs: 8 * 3_600_000,
     });
     await gw.ledger.append(tokenCreatedEvent(record, { kind: 'cli', identity: 'airlock demo' }));

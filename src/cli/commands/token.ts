@@ -1,12 +1,23 @@
-import { userInfo } from 'node:os';
-import { openLedger } from '../../audit/open.ts';
-import type { Actor, AuditEventInput } from '../../audit/types.ts';
-import type { AirlockConfig } from '../../config/schema.ts';
 import { tokenCreatedEvent, tokenRevokedEvent } from '../../identity/token-events.ts';
 import { TokenStore } from '../../identity/token-store.ts';
-import { config, out, parse, parseDuration, required, str, UsageError } from '../args.ts';
+import type { TokenRecord } from '../../identity/types.ts';
+import { apiCall, apiTarget } from '../api-client.ts';
+import {
+  config,
+  type Flags,
+  out,
+  parse,
+  parseDuration,
+  required,
+  str,
+  UsageError,
+} from '../args.ts';
+import { cliActor, withLocalStores } from '../local-stores.ts';
+import { currentCredential } from './login.ts';
 
-export const help = `token create --owner HUMAN --name PURPOSE [--groups a,b] [--ttl 8h]
+export const help = `token create --name AGENT --purpose TEXT [--groups a,b] [--ttl 8h] [--api URL]
+      (owned by you, proven by your airlock login; groups must be yours)
+  token create --owner HUMAN --name AGENT --purpose TEXT ...   (operator on the gateway host)
   token list [--json]
   token revoke ID`;
 
@@ -23,29 +34,71 @@ async function create(argv: string[]): Promise<number> {
   const { flags } = parse(argv, {
     owner: { type: 'string' },
     name: { type: 'string' },
+    purpose: { type: 'string' },
     groups: { type: 'string' },
     ttl: { type: 'string' },
+    api: { type: 'string' },
+    issuer: { type: 'string' },
   });
+  const input = {
+    name: required(flags, 'name'),
+    purpose: required(flags, 'purpose'),
+    groups: (str(flags, 'groups') ?? '')
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean),
+    ttlMs: parseDuration(str(flags, 'ttl') ?? '8h'),
+  };
+  const token = str(flags, 'owner')
+    ? await createAsOperator(flags, input)
+    : await createAsOwner(flags, input);
+  out(token);
+  return 0;
+}
+
+/** The owner proves who they are: the gateway takes the owner from their OIDC token. */
+async function createAsOwner(
+  flags: Flags,
+  input: { name: string; purpose: string; groups: string[]; ttlMs: number },
+): Promise<string> {
   const cfg = config(flags);
-  const groups = (str(flags, 'groups') ?? '')
-    .split(',')
-    .map((g) => g.trim())
-    .filter(Boolean);
-  const ttlMs = parseDuration(str(flags, 'ttl') ?? '8h');
-  const tokens = new TokenStore({ dataDir: cfg.data_dir });
-  try {
+  const cred = await currentCredential(cfg, str(flags, 'issuer'));
+  const created = await apiCall<TokenRecord & { token: string }>(
+    apiTarget(cfg, str(flags, 'api')),
+    'POST',
+    '/v1/tokens',
+    cred.idToken,
+    {
+      name: input.name,
+      purpose: input.purpose,
+      groups: input.groups,
+      ttl_hours: input.ttlMs / 3_600_000,
+    },
+  );
+  process.stderr.write(
+    `created ${created.id} for ${created.owner}, expires ${iso(created.expiresAt)}\n`,
+  );
+  return created.token;
+}
+
+/** An operator on the gateway host names the owner; the ledger records that it was typed. */
+async function createAsOperator(
+  flags: Flags,
+  input: { name: string; purpose: string; groups: string[]; ttlMs: number },
+): Promise<string> {
+  const cfg = config(flags);
+  return withLocalStores(cfg, async (tokens, ledger) => {
     const { token, record } = tokens.create({
+      ...input,
       owner: required(flags, 'owner'),
-      name: required(flags, 'name'),
-      groups,
-      ttlMs,
+      ownerProof: 'operator',
     });
-    await recordEvent(cfg, tokenCreatedEvent(record, cliActor()));
-    out(token);
-    return 0;
-  } finally {
-    tokens.close();
-  }
+    await ledger.append(tokenCreatedEvent(record, cliActor()));
+    process.stderr.write(
+      `created ${record.id} for ${record.owner} (owner named by the operator, not proven)\n`,
+    );
+    return token;
+  });
 }
 
 async function list(argv: string[]): Promise<number> {
@@ -58,61 +111,45 @@ async function list(argv: string[]): Promise<number> {
       for (const t of rows) out(JSON.stringify(t));
       return 0;
     }
-    out(['ID', 'OWNER', 'NAME', 'GROUPS', 'CREATED', 'LAST USED', 'EXPIRES', 'STATUS'].join('\t'));
+    const head = ['ID', 'OWNER', 'NAME', 'PURPOSE', 'GROUPS', 'PROOF', 'CREATED', 'LAST USED'];
+    out([...head, 'EXPIRES', 'STATUS'].join('\t'));
     const now = Date.now();
-    for (const t of rows) {
-      const status = t.revokedAt ? 'revoked' : t.expiresAt <= now ? 'expired' : 'active';
-      out(
-        [
-          t.id,
-          t.owner,
-          t.name,
-          t.groups.join(',') || '-',
-          iso(t.createdAt),
-          t.lastUsedAt ? iso(t.lastUsedAt) : '-',
-          iso(t.expiresAt),
-          status,
-        ].join('\t'),
-      );
-    }
+    for (const t of rows) out(row(t, now).join('\t'));
     return 0;
   } finally {
     tokens.close();
   }
+}
+
+function row(t: TokenRecord, now: number): string[] {
+  const status = t.revokedAt ? 'revoked' : t.expiresAt <= now ? 'expired' : 'active';
+  return [
+    t.id,
+    t.owner,
+    t.name,
+    t.purpose || '-',
+    t.groups.join(',') || '-',
+    t.ownerProof,
+    iso(t.createdAt),
+    t.lastUsedAt ? iso(t.lastUsedAt) : '-',
+    iso(t.expiresAt),
+    status,
+  ];
 }
 
 async function revoke(argv: string[]): Promise<number> {
   const { flags, positionals } = parse(argv, {});
   const id = positionals[0];
   if (!id) throw new UsageError('token revoke needs a token id');
-  const cfg = config(flags);
-  const tokens = new TokenStore({ dataDir: cfg.data_dir });
-  try {
+  return withLocalStores(config(flags), async (tokens, ledger) => {
     if (!tokens.revoke(id)) {
       process.stderr.write(`airlock: no active token with id ${id}\n`);
       return 1;
     }
-    await recordEvent(cfg, tokenRevokedEvent(id, cliActor()));
-    process.stderr.write(`revoked ${id}\n`);
+    await ledger.append(tokenRevokedEvent(id, cliActor()));
+    process.stderr.write(`revoked ${id}; live sessions using it end within seconds\n`);
     return 0;
-  } finally {
-    tokens.close();
-  }
+  });
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-
-const cliActor = (): Actor => ({ kind: 'cli', identity: userInfo().username });
-
-async function recordEvent(cfg: AirlockConfig, event: AuditEventInput): Promise<void> {
-  const ledger = await openLedger({
-    audit: cfg.audit,
-    dataDir: cfg.data_dir,
-    checkpointIntervalMs: 0,
-  });
-  try {
-    await ledger.append(event);
-  } finally {
-    await ledger.close();
-  }
-}

@@ -9,6 +9,8 @@ import { type SecureContext, TLSSocket } from 'node:tls';
 import type { AirlockConfig, PostgresConnectionConfig } from '../../config/schema.ts';
 import { GatewayError, toGatewayError } from '../../errors.ts';
 import type { Authenticator, AuthResult } from '../../identity/authenticator.ts';
+import { mayUseConnection } from '../../identity/roles.ts';
+import type { Identity } from '../../identity/types.ts';
 import { createSessionContext, type SessionContext } from '../../session/context.ts';
 import type { SessionPipeline } from '../../session/pipeline.ts';
 import type { SessionRegistry } from '../../session/registry.ts';
@@ -202,9 +204,9 @@ export class PostgresEngine {
   async #session(ctx: SessionContext, a: Accepted, log: Logger): Promise<void> {
     a.parser.expectTyped();
     a.messages.pump();
-    const auth = await this.#authenticate(a);
+    const { auth, method } = await this.#authenticate(a);
     if (!auth.ok) {
-      await this.#deps.pipeline.onAuthFailed(ctx, authFailure(auth, a));
+      await this.#deps.pipeline.onAuthFailed(ctx, { ...authFailure(auth, a), method });
       throw authError(auth.reason);
     }
     ctx.identity = auth.identity;
@@ -220,6 +222,14 @@ export class PostgresEngine {
       );
     }
     ctx.connection = conn;
+    if (!mayUseConnection(auth.identity, conn)) {
+      await this.#deps.pipeline.onAccessDenied(ctx, {
+        reason: auth.identity.roles.includes('user') ? 'not in allow_groups' : 'no user role',
+        groups: auth.identity.groups,
+      });
+      throw new GatewayError('GW_AUTH_ACCESS_DENIED', `access to connection "${conn.name}" denied`);
+    }
+    this.#deps.pipeline.onAuthSucceeded(ctx, authSuccess(auth.identity, method, a.tls));
     await this.#deps.pipeline.onSessionStart(ctx);
     let upstream: UpstreamSession;
     try {
@@ -284,10 +294,10 @@ export class PostgresEngine {
    * the token has a SCRAM verifier, SCRAM-SHA-256 is used and the token never crosses the wire;
    * otherwise the token is taken as a cleartext password, which requires TLS unless configured.
    */
-  async #authenticate(a: Accepted): Promise<AuthResult> {
+  async #authenticate(a: Accepted): Promise<{ auth: AuthResult; method: string }> {
     const user = a.parameters.user ?? '';
     const verifier = this.#deps.authenticator.scramVerifier(user);
-    if (verifier) return this.#scram(a, user, verifier);
+    if (verifier) return { auth: await this.#scram(a, user, verifier), method: 'scram-sha-256' };
     if (!a.tls && !this.#deps.config.postgres.allow_cleartext_without_tls) {
       throw new GatewayError(
         'GW_AUTH_TLS_REQUIRED',
@@ -296,7 +306,9 @@ export class PostgresEngine {
     }
     a.stream.write(encodeAuthenticationCleartextPassword());
     const password = await this.#password(a);
-    return this.#deps.authenticator.verifySecret(password);
+    const auth = await this.#deps.authenticator.verifySecret(password);
+    const method = password.startsWith('alk_') ? 'password' : 'oidc-jwt';
+    return { auth, method };
   }
 
   async #password(a: Accepted): Promise<string> {
@@ -351,15 +363,37 @@ function forwarded(params: Readonly<Record<string, string>>): Record<string, str
   return out;
 }
 
-/** Expired and revoked tokens are named so their owner knows what to do; anything else is generic. */
+/**
+ * Expired and revoked credentials and disabled users are named so the human knows what to do; an
+ * unreachable IdP is retryable; anything else is a generic failure (the ledger has the reason).
+ */
 function authError(reason: string): GatewayError {
-  if (reason === 'token expired') {
+  if (reason === 'token expired' || reason === 'oidc expired') {
     return new GatewayError('GW_AUTH_TOKEN_EXPIRED', 'authentication failed: token expired');
   }
   if (reason === 'token revoked') {
     return new GatewayError('GW_AUTH_TOKEN_REVOKED', 'authentication failed: token revoked');
   }
+  if (reason === 'user disabled' || reason === 'token owner disabled') {
+    return new GatewayError('GW_AUTH_USER_DISABLED', 'authentication failed: user disabled');
+  }
+  if (reason === 'oidc issuer unavailable') {
+    return new GatewayError(
+      'GW_AUTH_IDP_UNAVAILABLE',
+      'authentication failed: the identity provider is unavailable, retry later',
+    );
+  }
   return new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
+}
+
+function authSuccess(identity: Identity, method: string, tls: boolean): Record<string, unknown> {
+  return {
+    method,
+    tls,
+    roles: identity.roles,
+    ...(identity.issuer ? { issuer: identity.issuer, subject: identity.subject } : {}),
+    ...(identity.expiresAt ? { expiresAt: new Date(identity.expiresAt).toISOString() } : {}),
+  };
 }
 
 function authFailure(
@@ -369,6 +403,8 @@ function authFailure(
   return {
     reason: auth.reason,
     ...(auth.tokenId ? { tokenId: auth.tokenId } : {}),
+    ...(auth.issuer ? { issuer: auth.issuer } : {}),
+    ...(auth.user ? { user: auth.user } : {}),
     database: a.parameters.database ?? '',
     tls: a.tls,
   };

@@ -19,6 +19,7 @@ const SQLSTATE_BY_KIND: Record<ErrorKind, string> = {
 const SQLSTATE_BY_CODE: Partial<Record<GatewayErrorCode, string>> = {
   GW_AUDIT_UNAVAILABLE: '57P03', // cannot_connect_now
   GW_SESSION_SHUTTING_DOWN: '57P01', // admin_shutdown
+  GW_SESSION_REVOKED: '57P01', // admin_shutdown, as pg_terminate_backend
   GW_CONNECTION_UNKNOWN: '3D000', // invalid_catalog_name
   GW_PROTOCOL_UNSUPPORTED: '0A000', // feature_not_supported
 };

@@ -1,0 +1,302 @@
+/**
+ * The control-plane API: mint and revoke agent tokens, offboard humans, list live sessions.
+ * Every call authenticates with `Authorization: Bearer <OIDC JWT | Airlock token>`; roles come
+ * from the group mapping. JSON in and out; errors are `{ "error": { "code", "message" } }` with
+ * the status picked by the GatewayError kind.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Actor, AuditEventInput } from '../audit/types.ts';
+import { type ErrorKind, GatewayError, toGatewayError } from '../errors.ts';
+import type { Authenticator } from '../identity/authenticator.ts';
+import { disableUser, enableUser } from '../identity/offboarding.ts';
+import { tokenCreatedEvent, tokenRevokedEvent } from '../identity/token-events.ts';
+import type { TokenStore } from '../identity/token-store.ts';
+import type { Identity, Role, TokenRecord } from '../identity/types.ts';
+import type { SessionRegistry } from '../session/registry.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+export interface ApiDeps {
+  readonly tokens: TokenStore;
+  readonly ledger: { append(e: AuditEventInput): Promise<unknown> };
+  readonly authenticator: Authenticator;
+  readonly sessions: SessionRegistry;
+  /** Re-checks live sessions now (after a disable or revoke). */
+  readonly sweep: () => void;
+  readonly logger: Logger;
+  readonly maxTokenTtlMs: number;
+}
+
+interface Call {
+  readonly identity: Identity;
+  readonly actor: Actor;
+  readonly params: readonly string[];
+  readonly body: Record<string, unknown>;
+  readonly clientAddr: string;
+}
+
+type Handler = (deps: ApiDeps, call: Call) => Promise<{ status?: number; body: unknown }>;
+
+interface Route {
+  readonly method: string;
+  readonly path: RegExp;
+  /** Roles of which the caller must hold one; empty means any authenticated caller. */
+  readonly roles: readonly Role[];
+  readonly handler: Handler;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+const STATUS: Record<ErrorKind, number> = {
+  unauthenticated: 401,
+  denied: 403,
+  invalid: 400,
+  unavailable: 503,
+  timeout: 504,
+  internal: 500,
+};
+
+const ROUTES: readonly Route[] = [
+  { method: 'GET', path: /^\/v1\/whoami$/, roles: [], handler: whoami },
+  { method: 'POST', path: /^\/v1\/tokens$/, roles: ['user'], handler: mintToken },
+  { method: 'GET', path: /^\/v1\/tokens$/, roles: [], handler: listTokens },
+  { method: 'DELETE', path: /^\/v1\/tokens\/([a-z2-7]{12})$/, roles: [], handler: revokeToken },
+  { method: 'GET', path: /^\/v1\/users$/, roles: ['admin'], handler: listUsers },
+  { method: 'POST', path: /^\/v1\/users\/([^/]+)\/disable$/, roles: ['admin'], handler: disable },
+  { method: 'POST', path: /^\/v1\/users\/([^/]+)\/enable$/, roles: ['admin'], handler: enable },
+  { method: 'GET', path: /^\/v1\/sessions$/, roles: ['admin', 'auditor'], handler: listSessions },
+];
+
+/**
+ * @example
+ * https.createServer({ secureContext }, createApiHandler(deps)).listen(8443);
+ */
+export function createApiHandler(deps: ApiDeps) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    handle(deps, req, res).catch((err: unknown) => {
+      const ge = toGatewayError(err);
+      if (ge.kind === 'internal') deps.logger.error('api call failed', { err });
+      send(res, STATUS[ge.kind], { error: { code: ge.code, message: ge.clientMessage } });
+    });
+  };
+}
+
+async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://api');
+  if (req.method === 'GET' && url.pathname === '/v1/health') {
+    send(res, 200, { ok: true });
+    return;
+  }
+  const match = route(req.method ?? 'GET', url.pathname);
+  if (!match) {
+    send(res, 404, { error: { code: 'not_found', message: `no route ${url.pathname}` } });
+    return;
+  }
+  const clientAddr = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+  const identity = await authenticate(deps, req, clientAddr);
+  if (match.route.roles.length > 0 && !match.route.roles.some((r) => identity.roles.includes(r))) {
+    throw new GatewayError('GW_AUTH_FORBIDDEN', `requires role ${match.route.roles.join(' or ')}`);
+  }
+  const body = req.method === 'POST' ? await readJson(req) : {};
+  const actor = actorFor(identity);
+  const out = await match.route.handler(deps, {
+    identity,
+    actor,
+    params: match.params,
+    body,
+    clientAddr,
+  });
+  send(res, out.status ?? 200, out.body);
+}
+
+function route(method: string, path: string): { route: Route; params: string[] } | undefined {
+  for (const r of ROUTES) {
+    if (r.method !== method) continue;
+    const m = r.path.exec(path);
+    if (m) return { route: r, params: m.slice(1).map(decodeURIComponent) };
+  }
+  return undefined;
+}
+
+async function authenticate(
+  deps: ApiDeps,
+  req: IncomingMessage,
+  clientAddr: string,
+): Promise<Identity> {
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer ([!-~]{1,65536})$/.exec(header);
+  if (!m) {
+    throw new GatewayError('GW_AUTH_PASSWORD_MISSING', 'send Authorization: Bearer <token>');
+  }
+  const auth = await deps.authenticator.verifySecret(m[1] as string);
+  if (auth.ok) return auth.identity;
+  const { ok: _, ...failure } = auth;
+  await deps.ledger
+    .append({ type: 'auth.failed', clientAddr, data: { ...failure, protocol: 'api' } })
+    .catch((err: unknown) => deps.logger.error('audit append failed for auth.failed', { err }));
+  if (auth.reason === 'oidc issuer unavailable') {
+    throw new GatewayError('GW_AUTH_IDP_UNAVAILABLE', 'the identity provider is unavailable');
+  }
+  if (auth.reason === 'user disabled' || auth.reason === 'token owner disabled') {
+    throw new GatewayError('GW_AUTH_USER_DISABLED', 'authentication failed: user disabled');
+  }
+  throw new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new GatewayError('GW_PROTOCOL_MALFORMED', 'body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return v as Record<string, unknown>;
+    }
+  } catch {
+    // fall through to the one error below
+  }
+  throw new GatewayError('GW_PROTOCOL_MALFORMED', 'body must be a JSON object');
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function actorFor(identity: Identity): Actor {
+  return {
+    kind: identity.kind,
+    identity: identity.name,
+    owner: identity.owner,
+    groups: identity.groups,
+    ...(identity.tokenId ? { tokenId: identity.tokenId } : {}),
+  };
+}
+
+// ---- handlers ----
+
+async function whoami(_deps: ApiDeps, call: Call) {
+  const { identity } = call;
+  return { body: { ...identity } };
+}
+
+/**
+ * Mints an agent token owned by the caller. Ownership is proven: only an OIDC identity may mint,
+ * and the token's groups must be a subset of the caller's.
+ */
+async function mintToken(deps: ApiDeps, call: Call) {
+  if (call.identity.kind !== 'oidc') {
+    throw new GatewayError(
+      'GW_AUTH_FORBIDDEN',
+      'agent tokens are minted with the owner’s OIDC identity (airlock login), not a token',
+    );
+  }
+  const b = call.body;
+  const groups = stringList(b.groups, 'groups');
+  const wider = groups.filter((g) => !call.identity.groups.includes(g));
+  if (wider.length > 0) {
+    throw new GatewayError('GW_AUTH_FORBIDDEN', `you are not in group(s) ${wider.join(', ')}`);
+  }
+  const ttlMs = ttlOf(b.ttl_hours, deps.maxTokenTtlMs);
+  let created: { token: string; record: TokenRecord };
+  try {
+    created = deps.tokens.create({
+      owner: call.identity.owner,
+      name: String(b.name ?? ''),
+      purpose: String(b.purpose ?? ''),
+      groups,
+      ttlMs,
+      ownerProof: 'oidc',
+    });
+  } catch (err) {
+    throw new GatewayError('GW_PROTOCOL_MALFORMED', (err as Error).message);
+  }
+  await deps.ledger.append(tokenCreatedEvent(created.record, call.actor));
+  return { status: 201, body: { token: created.token, ...created.record } };
+}
+
+async function listTokens(deps: ApiDeps, call: Call) {
+  const all = deps.tokens.list();
+  const mine = (t: TokenRecord) => t.owner.toLowerCase() === call.identity.owner.toLowerCase();
+  const visible = call.identity.roles.includes('admin') ? all : all.filter(mine);
+  return { body: { tokens: visible } };
+}
+
+async function revokeToken(deps: ApiDeps, call: Call) {
+  const id = call.params[0] as string;
+  const t = deps.tokens.get(id);
+  const owns = t !== undefined && t.owner.toLowerCase() === call.identity.owner.toLowerCase();
+  if (!t || (!owns && !call.identity.roles.includes('admin'))) {
+    throw new GatewayError('GW_AUTH_FORBIDDEN', `no token ${id} of yours to revoke`);
+  }
+  const revoked = deps.tokens.revoke(id);
+  if (revoked) {
+    await deps.ledger.append(tokenRevokedEvent(id, call.actor));
+    deps.sweep();
+  }
+  return { body: { id, revoked } };
+}
+
+async function listUsers(deps: ApiDeps) {
+  return { body: { users: deps.tokens.users() } };
+}
+
+async function disable(deps: ApiDeps, call: Call) {
+  const user = call.params[0] as string;
+  const reason = typeof call.body.reason === 'string' ? call.body.reason.slice(0, 500) : '';
+  const result = await disableUser(deps.tokens, deps.ledger, {
+    user,
+    by: call.actor,
+    reason: reason || 'disabled via API',
+  });
+  deps.sweep();
+  return { body: result };
+}
+
+async function enable(deps: ApiDeps, call: Call) {
+  const user = call.params[0] as string;
+  const enabled = await enableUser(deps.tokens, deps.ledger, { user, by: call.actor });
+  return { body: { user, enabled } };
+}
+
+async function listSessions(deps: ApiDeps) {
+  const sessions = deps.sessions.list().map(({ ctx }) => ({
+    id: ctx.id,
+    protocol: ctx.protocol,
+    clientAddr: ctx.clientAddr,
+    startedAt: new Date(ctx.startedAt).toISOString(),
+    connection: ctx.connection?.name ?? null,
+    identity: ctx.identity?.name ?? null,
+    owner: ctx.identity?.owner ?? null,
+    commands: ctx.stats.commands,
+  }));
+  return { body: { sessions } };
+}
+
+function stringList(v: unknown, what: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((g) => typeof g !== 'string')) {
+    throw new GatewayError('GW_PROTOCOL_MALFORMED', `${what} must be a list of strings`);
+  }
+  return v as string[];
+}
+
+function ttlOf(hours: unknown, maxMs: number): number {
+  const h = hours === undefined ? 8 : hours;
+  if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0 || h * 3_600_000 > maxMs) {
+    throw new GatewayError(
+      'GW_PROTOCOL_MALFORMED',
+      `ttl_hours must be more than 0 and at most ${maxMs / 3_600_000}`,
+    );
+  }
+  return Math.round(h * 3_600_000);
+}
