@@ -17,7 +17,10 @@ import type { Logger } from '../telemetry/logger.ts';
 
 export interface ApiDeps {
   readonly tokens: TokenStore;
-  readonly ledger: { append(e: AuditEventInput): Promise<unknown> };
+  readonly ledger: {
+    append(e: AuditEventInput): Promise<unknown>;
+    appendLater(e: AuditEventInput): void;
+  };
   readonly authenticator: Authenticator;
   readonly sessions: SessionRegistry;
   /** Re-checks live sessions now (after a disable or revoke). */
@@ -91,7 +94,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     return;
   }
   const clientAddr = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-  const identity = await authenticate(deps, req, clientAddr);
+  const identity = await authenticate(deps, req, clientAddr, url.pathname);
   if (match.route.roles.length > 0 && !match.route.roles.some((r) => identity.roles.includes(r))) {
     throw new GatewayError('GW_AUTH_FORBIDDEN', `requires role ${match.route.roles.join(' or ')}`);
   }
@@ -120,6 +123,7 @@ async function authenticate(
   deps: ApiDeps,
   req: IncomingMessage,
   clientAddr: string,
+  route: string,
 ): Promise<Identity> {
   const header = req.headers.authorization ?? '';
   const m = /^Bearer ([!-~]{1,65536})$/.exec(header);
@@ -127,7 +131,15 @@ async function authenticate(
     throw new GatewayError('GW_AUTH_PASSWORD_MISSING', 'send Authorization: Bearer <token>');
   }
   const auth = await deps.authenticator.verifySecret(m[1] as string);
-  if (auth.ok) return auth.identity;
+  if (auth.ok) {
+    deps.ledger.appendLater({
+      type: 'auth.succeeded',
+      clientAddr,
+      actor: actorFor(auth.identity),
+      data: { protocol: 'api', method: 'bearer', request: `${req.method} ${route}` },
+    });
+    return auth.identity;
+  }
   const { ok: _, ...failure } = auth;
   await deps.ledger
     .append({ type: 'auth.failed', clientAddr, data: { ...failure, protocol: 'api' } })

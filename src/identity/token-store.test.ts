@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
+import crypto, { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -359,5 +360,41 @@ describe('TokenStore offboarding', () => {
     assert.equal(store.get('abcdefghijkl')?.purpose, '');
     assert.equal(store.get('abcdefghijkl')?.ownerProof, 'operator');
     assert.deepEqual(store.disableUser('erin', 'ops', 'x').revoked, ['abcdefghijkl']);
+  });
+});
+
+describe('TokenStore secret comparison', () => {
+  test('every presented secret is compared in constant time, as fixed-length digests', (t) => {
+    using store = new TokenStore({ dataDir: freshDir() });
+    const { token, record } = store.create({
+      owner: 'alice',
+      name: 'agent',
+      purpose: 'tests',
+      ttlMs: HOUR,
+      now: T0,
+    });
+    const calls: [number, number][] = [];
+    const real = crypto.timingSafeEqual;
+    t.mock.method(crypto, 'timingSafeEqual', (a: Buffer, b: Buffer) => {
+      calls.push([a.length, b.length]);
+      return real(a, b);
+    });
+    syncBuiltinESMExports(); // the store's named import now sees the spy
+    try {
+      const wrong = `alk_${record.id}_${'A'.repeat(43)}`;
+      const almost = `${token.slice(0, -2)}${token.at(-2) === 'B' ? 'C' : 'B'}${token.at(-1)}`;
+      assert.equal(store.verify(wrong, T0).ok, false);
+      assert.equal(store.verify(almost, T0).ok, false);
+      assert.equal(store.verify(token, T0).ok, true);
+      // Digests of equal length whatever was presented: no early exit on length or prefix.
+      assert.deepEqual(calls, [
+        [32, 32],
+        [32, 32],
+        [32, 32],
+      ]);
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    }
   });
 });
