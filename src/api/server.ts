@@ -6,16 +6,23 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Actor, AuditEventInput } from '../audit/types.ts';
-import { type ErrorKind, GatewayError, toGatewayError } from '../errors.ts';
+import type { AirlockConfig } from '../config/schema.ts';
+import { type ErrorKind, GatewayError, type GatewayErrorCode, toGatewayError } from '../errors.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import { disableUser, enableUser } from '../identity/offboarding.ts';
 import { tokenCreatedEvent, tokenRevokedEvent } from '../identity/token-events.ts';
 import type { TokenStore } from '../identity/token-store.ts';
 import type { Identity, Role, TokenRecord } from '../identity/types.ts';
+import type { ReviewService } from '../review/service.ts';
+import type { Review } from '../review/store.ts';
 import type { SessionRegistry } from '../session/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 export interface ApiDeps {
+  readonly reviews: ReviewService;
+  readonly reviewsConfig: AirlockConfig['reviews'];
+  /** Names of the configured connections (access requests must name one). */
+  readonly connections: readonly string[];
   readonly tokens: TokenStore;
   readonly ledger: {
     append(e: AuditEventInput): Promise<unknown>;
@@ -33,6 +40,7 @@ interface Call {
   readonly identity: Identity;
   readonly actor: Actor;
   readonly params: readonly string[];
+  readonly query: URLSearchParams;
   readonly body: Record<string, unknown>;
   readonly clientAddr: string;
 }
@@ -57,6 +65,12 @@ const STATUS: Record<ErrorKind, number> = {
   internal: 500,
 };
 
+const STATUS_BY_CODE: Partial<Record<GatewayErrorCode, number>> = {
+  GW_REVIEW_UNKNOWN: 404,
+  GW_CONNECTION_UNKNOWN: 404,
+  GW_REVIEW_CLOSED: 409,
+};
+
 const ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/v1\/whoami$/, roles: [], handler: whoami },
   { method: 'POST', path: /^\/v1\/tokens$/, roles: ['user'], handler: mintToken },
@@ -66,6 +80,15 @@ const ROUTES: readonly Route[] = [
   { method: 'POST', path: /^\/v1\/users\/([^/]+)\/disable$/, roles: ['admin'], handler: disable },
   { method: 'POST', path: /^\/v1\/users\/([^/]+)\/enable$/, roles: ['admin'], handler: enable },
   { method: 'GET', path: /^\/v1\/sessions$/, roles: ['admin', 'auditor'], handler: listSessions },
+  { method: 'GET', path: /^\/v1\/reviews$/, roles: [], handler: listReviews },
+  { method: 'GET', path: /^\/v1\/reviews\/(r_[0-9a-f]{30})$/, roles: [], handler: showReview },
+  {
+    method: 'POST',
+    path: /^\/v1\/reviews\/(r_[0-9a-f]{30})\/(approve|deny)$/,
+    roles: [],
+    handler: decideReview,
+  },
+  { method: 'POST', path: /^\/v1\/access-requests$/, roles: ['user'], handler: requestAccess },
 ];
 
 /**
@@ -77,13 +100,16 @@ export function createApiHandler(deps: ApiDeps) {
     handle(deps, req, res).catch((err: unknown) => {
       const ge = toGatewayError(err);
       if (ge.kind === 'internal') deps.logger.error('api call failed', { err });
-      send(res, STATUS[ge.kind], { error: { code: ge.code, message: ge.clientMessage } });
+      const status = STATUS_BY_CODE[ge.code] ?? STATUS[ge.kind];
+      send(res, status, { error: { code: ge.code, message: ge.clientMessage } });
     });
   };
 }
 
 async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://api');
+  // `/api/...` is the same API as `/v1/...` (the web console and the issue text use `/api`).
+  if (url.pathname.startsWith('/api/')) url.pathname = `/v1/${url.pathname.slice(5)}`;
   if (req.method === 'GET' && url.pathname === '/v1/health') {
     send(res, 200, { ok: true });
     return;
@@ -104,6 +130,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     identity,
     actor,
     params: match.params,
+    query: url.searchParams,
     body,
     clientAddr,
   });
@@ -292,6 +319,84 @@ async function listSessions(deps: ApiDeps) {
     commands: ctx.stats.commands,
   }));
   return { body: { sessions } };
+}
+
+const REVIEW_STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled'] as const;
+
+/** Approvers, admins and auditors see every review; anyone else sees their own. */
+function canSeeAll(identity: Identity): boolean {
+  return identity.roles.some((r) => r === 'approver' || r === 'admin' || r === 'auditor');
+}
+
+function ownReview(identity: Identity, r: Review): boolean {
+  return r.requester.owner.toLowerCase() === identity.owner.toLowerCase();
+}
+
+async function listReviews(deps: ApiDeps, call: Call) {
+  const status = call.query.get('status') ?? undefined;
+  if (status !== undefined && !(REVIEW_STATUSES as readonly string[]).includes(status)) {
+    throw new GatewayError(
+      'GW_PROTOCOL_MALFORMED',
+      `status must be one of ${REVIEW_STATUSES.join(', ')}`,
+    );
+  }
+  const all = deps.reviews.list({
+    ...(status ? { status: status as Review['status'] } : {}),
+    limit: Number(call.query.get('limit') ?? 100) || 100,
+  });
+  const visible = canSeeAll(call.identity) ? all : all.filter((r) => ownReview(call.identity, r));
+  return { body: { reviews: visible } };
+}
+
+async function showReview(deps: ApiDeps, call: Call) {
+  const r = deps.reviews.get(call.params[0] as string);
+  if (!r || (!canSeeAll(call.identity) && !ownReview(call.identity, r))) {
+    throw new GatewayError('GW_REVIEW_UNKNOWN', `no review ${call.params[0]}`);
+  }
+  return { body: r };
+}
+
+async function decideReview(deps: ApiDeps, call: Call) {
+  const [id, verb] = call.params as [string, 'approve' | 'deny'];
+  const reason = typeof call.body.reason === 'string' ? call.body.reason.slice(0, 1000) : '';
+  if (verb === 'deny' && reason.trim() === '') {
+    throw new GatewayError('GW_PROTOCOL_MALFORMED', 'a denial needs a reason for the requester');
+  }
+  const review = await deps.reviews.decide(id, call.identity, verb, reason);
+  return { body: review };
+}
+
+async function requestAccess(deps: ApiDeps, call: Call) {
+  const b = call.body;
+  const connection = String(b.connection ?? '');
+  if (!deps.connections.includes(connection)) {
+    throw new GatewayError('GW_CONNECTION_UNKNOWN', `connection "${connection}" does not exist`);
+  }
+  const cfg = deps.reviewsConfig;
+  if (cfg.grant_approvers.length === 0) {
+    throw new GatewayError(
+      'GW_AUTH_FORBIDDEN',
+      'access requests are not enabled (reviews.grant_approvers)',
+    );
+  }
+  const minutes = b.duration_minutes;
+  if (typeof minutes !== 'number' || minutes <= 0 || minutes > cfg.max_grant_hours * 60) {
+    throw new GatewayError(
+      'GW_PROTOCOL_MALFORMED',
+      `duration_minutes must be more than 0 and at most ${cfg.max_grant_hours * 60}`,
+    );
+  }
+  const reason = typeof b.reason === 'string' ? b.reason.trim().slice(0, 1000) : '';
+  if (!reason) throw new GatewayError('GW_PROTOCOL_MALFORMED', 'an access request needs a reason');
+  const review = await deps.reviews.requestGrant({
+    identity: call.identity,
+    connection,
+    durationMs: Math.round(minutes * 60_000),
+    reason,
+    approvers: cfg.grant_approvers,
+    timeoutMs: cfg.grant_request_timeout_ms,
+  });
+  return { status: 201, body: review };
 }
 
 function stringList(v: unknown, what: string): string[] {

@@ -533,7 +533,11 @@ const commandCompleted: Mapper = (e, opts) => {
 function approvalMapper(approved: boolean): Mapper {
   return (e, opts) => {
     const family = familyOf(e, opts);
-    const approver = str(e.data.approver) ?? 'unknown';
+    const approvers = Array.isArray(e.data.approvers) ? e.data.approvers.map(String) : [];
+    const approver =
+      str(e.data.approver) ??
+      str(e.data.deniedBy) ??
+      (approvers.length > 0 ? approvers.join(', ') : (str(e.data.status) ?? 'unknown'));
     const reason = str(e.data.reason);
     return {
       cls: commandClass(family),
@@ -546,6 +550,38 @@ function approvalMapper(approved: boolean): Mapper {
       fields: targetFields(e, family),
     };
   };
+}
+
+/** One approver's vote: the same class as the command it concerns, activity Other ("Vote"). */
+const reviewVoted: Mapper = (e, opts) => {
+  const family = familyOf(e, opts);
+  const decision = str(e.data.decision) ?? 'vote';
+  const who = e.actor?.owner ?? e.actor?.identity ?? 'unknown';
+  return {
+    cls: commandClass(family),
+    activityId: 99,
+    activityName: 'Vote',
+    status: 'success',
+    statusDetail: `${decision} by ${who}${str(e.data.reason) ? `: ${str(e.data.reason)}` : ''}`,
+    message: `review ${str(e.data.reviewId) ?? ''} ${decision} vote by ${who}`,
+    fields: targetFields(e, family),
+  };
+};
+
+/** Time-boxed access: Account Change / Attach Policy (7) when granted, Other (99) otherwise. */
+function accessMapper(what: 'requested' | 'granted' | 'rejected'): Mapper {
+  return (e) => ({
+    cls: CLASSES.accountChange,
+    activityId: what === 'granted' ? 7 : 99,
+    activityName:
+      what === 'granted' ? 'Attach Policy' : what === 'requested' ? 'Request' : 'Reject',
+    status: what === 'rejected' ? 'failure' : 'success',
+    ...(str(e.data.reason) ? { statusDetail: str(e.data.reason) } : {}),
+    message: `access to ${e.connection ?? 'a connection'} ${what}`,
+    fields: {
+      user: { name: e.actor?.owner ?? e.actor?.identity ?? 'unknown', type_id: 1, type: 'User' },
+    },
+  });
 }
 
 const dataMasked: Mapper = (e, opts) => {
@@ -697,6 +733,10 @@ const MAPPERS: Record<AuditEventType, Mapper> = {
   'command.approved': approvalMapper(true),
   'command.rejected': approvalMapper(false),
   'command.completed': commandCompleted,
+  'review.voted': reviewVoted,
+  'access.requested': accessMapper('requested'),
+  'access.granted': accessMapper('granted'),
+  'access.rejected': accessMapper('rejected'),
   'data.masked': dataMasked,
   'token.created': tokenMapper(true),
   'token.revoked': tokenMapper(false),

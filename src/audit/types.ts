@@ -18,6 +18,12 @@ export const AUDIT_EVENT_TYPES = [
   /** A held command was rejected, or its approval timed out (issue 5). */
   'command.rejected',
   'command.completed',
+  /** One approver's vote on a review (approve or deny, with their reason). */
+  'review.voted',
+  /** Time-boxed access to a connection was requested, granted, or refused/expired. */
+  'access.requested',
+  'access.granted',
+  'access.rejected',
   /** Values were masked in a command's results: rule and counts, never the values (issue 6). */
   'data.masked',
   'token.created',

@@ -4,10 +4,13 @@
  */
 import { GatewayError } from '../errors.ts';
 import { UsageError } from './args.ts';
+import * as access from './commands/access.ts';
 import * as audit from './commands/audit.ts';
 import * as config from './commands/config.ts';
 import * as demo from './commands/demo.ts';
 import * as login from './commands/login.ts';
+import * as policy from './commands/policy.ts';
+import * as reviews from './commands/reviews.ts';
 import * as serve from './commands/serve.ts';
 import * as token from './commands/token.ts';
 import * as user from './commands/user.ts';
@@ -17,10 +20,18 @@ interface CommandModule {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS = { serve, demo, login, token, user, audit, config } satisfies Record<
-  string,
-  CommandModule
->;
+const COMMANDS = {
+  serve,
+  demo,
+  login,
+  token,
+  user,
+  reviews,
+  access,
+  policy,
+  audit,
+  config,
+} satisfies Record<string, CommandModule>;
 
 function usage(): string {
   const lines = Object.values(COMMANDS).map((c: CommandModule) => `  ${c.help}`);

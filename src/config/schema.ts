@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { sinkConfigSchema } from '../audit/sink/config.ts';
 import { oidcIssuerSchema } from '../identity/oidc/config.ts';
+import { reviewWebhookSchema } from '../review/notifier.ts';
 import { nameField, secretField } from './fields.ts';
 
 const hostPort = z
@@ -30,6 +31,8 @@ export const postgresConnectionSchema = z.strictObject({
   connect_timeout_ms: z.number().int().positive().default(10_000),
   /** Only members of these groups may use the connection; unset lets any authenticated user in. */
   allow_groups: z.array(z.string().min(1)).min(1).optional(),
+  /** Free-form labels policy rules can match, e.g. `{ env: prod, data: phi }`. */
+  labels: z.record(z.string(), z.string()).optional(),
 });
 
 const groupList = z.array(z.string().min(1)).optional();
@@ -121,6 +124,39 @@ export const configSchema = z.strictObject({
     end_sessions_at_expiry: true,
     max_agent_token_ttl_hours: 720,
   }),
+  policy: z
+    .strictObject({
+      /** The policy file (YAML rules); unset allows every command (still recorded). */
+      file: z.string().min(1).optional(),
+      /** Re-read the file when it changes (and on SIGHUP); a bad new version is refused. */
+      reload: z.boolean().default(true),
+    })
+    .default({ reload: true }),
+  reviews: z
+    .strictObject({
+      /** Who approves `airlock access request` grants. */
+      grant_approvers: z
+        .array(
+          z.strictObject({
+            groups: z.array(z.string().min(1)).min(1),
+            min: z.number().int().min(1).default(1),
+          }),
+        )
+        .default([]),
+      max_grant_hours: z.number().positive().max(720).default(8),
+      /** How long a grant request waits for a decision. */
+      grant_request_timeout_ms: z.number().int().positive().default(3_600_000),
+      /** Estimate the rows a held DML statement would touch (EXPLAIN, never executed). */
+      estimate_impact: z.boolean().default(true),
+      webhooks: z.array(reviewWebhookSchema).default([]),
+    })
+    .default({
+      grant_approvers: [],
+      max_grant_hours: 8,
+      grant_request_timeout_ms: 3_600_000,
+      estimate_impact: true,
+      webhooks: [],
+    }),
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
     .default({ level: 'info' }),

@@ -20,8 +20,14 @@ import { type Authenticator, createAuthenticator } from '../identity/authenticat
 import { toIssuerConfig } from '../identity/oidc/config.ts';
 import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { TokenStore } from '../identity/token-store.ts';
+import { PolicyHolder } from '../policy/holder.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
+import { estimateImpact } from '../review/impact.ts';
+import { ReviewNotifier, toNotice } from '../review/notifier-bridge.ts';
+import { ReviewService } from '../review/service.ts';
+import { ReviewStore } from '../review/store.ts';
+import type { SqlCommand } from '../session/command.ts';
 import { SessionPipeline } from '../session/pipeline.ts';
 import { SessionRegistry } from '../session/registry.ts';
 import { SessionGuard } from '../session/session-guard.ts';
@@ -39,6 +45,8 @@ export interface Gateway {
   readonly tokens: TokenStore;
   readonly sessions: SessionRegistry;
   readonly authenticator: Authenticator;
+  readonly reviews: ReviewService;
+  readonly policy: PolicyEngine;
   /** Re-checks live sessions now; returns how many were ended. */
   recheckSessions(): number;
   /** The certificate clients can pin (`sslrootcert=`), when TLS is on. */
@@ -78,7 +86,30 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   const tokens = new TokenStore({ dataDir: config.data_dir });
   const tls = loadTls(config);
   const sessions = new SessionRegistry();
-  const pipeline = new SessionPipeline({ ledger, policy: opts.policy ?? allowAll, logger, clock });
+  const policy = opts.policy ?? (await openPolicy(config, ledger, logger));
+  const reviewStore = new ReviewStore({ dataDir: config.data_dir });
+  const notifier = new ReviewNotifier(config.reviews.webhooks, {
+    logger: logger.child({ component: 'review-webhooks' }),
+  });
+  const reviews = new ReviewService({
+    store: reviewStore,
+    ledger,
+    logger,
+    clock,
+    notify: (n) => notifier.notify(toNotice(n)),
+    ...(config.reviews.estimate_impact
+      ? { estimate: (name, command) => estimateFor(config, name, command) }
+      : {}),
+  });
+  await reviews.recover();
+  const pipeline = new SessionPipeline({
+    ledger,
+    policy,
+    logger,
+    clock,
+    reviews,
+    maxStatementBytes: config.audit.max_statement_bytes,
+  });
   const authenticator = createAuthenticator({
     tokens,
     clock,
@@ -126,6 +157,9 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   }
   if (config.listen.api) {
     const handler = createApiHandler({
+      reviews,
+      reviewsConfig: config.reviews,
+      connections: config.connections.map((c) => c.name),
       tokens,
       ledger,
       authenticator,
@@ -150,6 +184,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   const close = async (): Promise<void> => {
     engine.shutdown();
     guard.stop();
+    if (policy instanceof PolicyHolder) policy.close();
+    await reviews.close();
     const stopped = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     await sessions.terminateAll(
       new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the gateway is shutting down'),
@@ -158,6 +194,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     await Promise.all(stopped);
     await ledger.close();
     await Promise.all(sinks.map((s) => s.close()));
+    await notifier.close();
+    reviewStore.close();
     tokens.close();
   };
   return {
@@ -166,6 +204,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     tokens,
     sessions,
     authenticator,
+    reviews,
+    policy,
     recheckSessions: () => guard.sweep(),
     tlsCertFile: tls?.certFile,
     close: () => {
@@ -173,6 +213,48 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       return closing;
     },
   };
+}
+
+/** The configured policy file (watched for changes), or allow-all when there is none. */
+async function openPolicy(
+  config: AirlockConfig,
+  ledger: Ledger,
+  logger: Logger,
+): Promise<PolicyEngine> {
+  const file = config.policy.file;
+  if (!file) return allowAll;
+  let holder: PolicyHolder;
+  try {
+    holder = await PolicyHolder.open({
+      file,
+      logger,
+      onChange: async (p, previousHash) => {
+        await ledger
+          .append({
+            type: 'policy.changed',
+            data: { hash: p.hash, version: p.version, file, previousHash },
+          })
+          .catch((err: unknown) => logger.error('audit append failed for policy.changed', { err }));
+      },
+    });
+  } catch (err) {
+    throw new GatewayError('GW_CONFIG_INVALID', `policy ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (config.policy.reload) holder.watch();
+  return holder;
+}
+
+/** EXPLAIN for approvers, on the connection the held command targets. */
+async function estimateFor(config: AirlockConfig, name: string, command: SqlCommand) {
+  const conn = config.connections.find((c) => c.name === name);
+  if (!conn) return undefined;
+  const params = command.params?.map((p) => (p.format === 'text' ? p.value : null)) ?? null;
+  const impact = await estimateImpact(conn, { text: command.text, params });
+  return impact.ok
+    ? { estimatedRows: impact.estimatedRows, plan: impact.plan, tables: impact.tables }
+    : { unavailable: impact.reason };
 }
 
 /** Sinks pull committed events from the ledger: an outage of theirs never blocks a write. */

@@ -22,6 +22,8 @@ export interface SqlCommand {
   readonly protocol: 'simple' | 'extended' | 'fastpath';
   readonly statementName?: string;
   readonly portal?: string;
+  /** SHA-256 (hex) over the full, untruncated parameter values: binds a review to them. */
+  readonly paramsDigest?: string;
 }
 
 /** Every command kind; later engines add exec, shell-input, http. */

@@ -4,7 +4,8 @@
  */
 import type { AuditEventInput, AuditLedger } from '../audit/types.ts';
 import { GatewayError } from '../errors.ts';
-import type { PolicyEngine } from '../policy/policy.ts';
+import type { Decision, PolicyEngine } from '../policy/policy.ts';
+import type { HoldOutcome, ReviewService } from '../review/service.ts';
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Command, CommandResult } from './command.ts';
@@ -19,7 +20,21 @@ export interface PipelineDeps {
   readonly policy: PolicyEngine;
   readonly logger: Logger;
   readonly clock: () => number;
+  /** Just-in-time approvals; without it a `review` decision refuses the command. */
+  readonly reviews?: ReviewService | undefined;
+  /** Longest statement text kept in the ledger (policy always sees the whole text). */
+  readonly maxStatementBytes?: number;
 }
+
+/** What an engine lends the pipeline for one command. */
+export interface CommandHooks {
+  /** Tells the client something while it waits (a PostgreSQL NOTICE). */
+  notice(text: string): void;
+  /** Aborted when the session ends: a held command's review is cancelled. */
+  readonly signal: AbortSignal;
+}
+
+const NO_HOOKS: CommandHooks = { notice: () => {}, signal: new AbortController().signal };
 
 /**
  * @example
@@ -33,21 +48,23 @@ export class SessionPipeline {
     this.#deps = deps;
   }
 
-  async onCommand(ctx: SessionContext, command: Command): Promise<Verdict> {
+  async onCommand(
+    ctx: SessionContext,
+    command: Command,
+    hooks: CommandHooks = NO_HOOKS,
+  ): Promise<Verdict> {
     const commandId = newId('c');
     ctx.stats.commands++;
-    const identity = ctx.identity;
-    const connection = ctx.connection?.name ?? '';
     const analysis = analyzeCommand(command);
-    const decision = identity
-      ? this.#deps.policy.decide({ identity, connection, command, analysis })
-      : ({ action: 'deny', message: 'not authenticated' } as const);
+    const decision = this.#decide(ctx, command, analysis, 'execute');
+    const reviewId = decision.action === 'review' ? newId('r') : undefined;
     try {
       await this.#deps.ledger.append(
         this.#event(ctx, 'command.requested', commandId, {
-          command,
-          decision: decision.action,
+          command: this.#recorded(command),
+          decision: decision.action === 'review' ? 'hold' : decision.action,
           ...(decision.rule ? { rule: decision.rule } : {}),
+          ...(reviewId ? { reviewId } : {}),
           ...analysisRecord(analysis),
         }),
       );
@@ -67,7 +84,94 @@ export class SessionPipeline {
         error: new GatewayError('GW_POLICY_DENIED', decision.message),
       };
     }
+    if (decision.action === 'review' && reviewId) {
+      return this.#hold(ctx, command, commandId, analysis, decision, hooks, reviewId);
+    }
     return { action: 'allow', commandId };
+  }
+
+  /**
+   * A prepared statement's text at Parse: only a `deny` acts now (the Execute, with its
+   * parameters, is judged again and may be held). Not recorded: the Execute is.
+   */
+  checkParse(ctx: SessionContext, command: Command): GatewayError | undefined {
+    const decision = this.#decide(ctx, command, analyzeCommand(command), 'parse');
+    return decision.action === 'deny'
+      ? new GatewayError('GW_POLICY_DENIED', decision.message)
+      : undefined;
+  }
+
+  #decide(
+    ctx: SessionContext,
+    command: Command,
+    analysis: SqlAnalysis,
+    phase: 'parse' | 'execute',
+  ) {
+    const identity = ctx.identity;
+    if (!identity) return { action: 'deny', message: 'not authenticated' } as const;
+    const conn = ctx.connection;
+    const connection = conn?.name ?? '';
+    return this.#deps.policy.decide({
+      identity,
+      connection,
+      ...(conn?.labels ? { connectionLabels: conn.labels } : {}),
+      command,
+      analysis,
+      phase,
+      hasGrant: this.#deps.reviews?.hasGrant(identity, connection) ?? false,
+      now: this.#deps.clock(),
+    });
+  }
+
+  /** Holds the command until a human decides; the client waits, told why by a NOTICE. */
+  async #hold(
+    ctx: SessionContext,
+    command: Command,
+    commandId: string,
+    analysis: SqlAnalysis,
+    decision: Extract<Decision, { action: 'review' }>,
+    hooks: CommandHooks,
+    reviewId: string,
+  ): Promise<Verdict> {
+    const reviews = this.#deps.reviews;
+    if (!reviews) {
+      ctx.stats.denied++;
+      const error = new GatewayError(
+        'GW_REVIEW_CANCELLED',
+        'this statement needs a review, and reviews are not enabled',
+      );
+      return { action: 'deny', commandId, error };
+    }
+    const outcome = await reviews.hold(
+      {
+        id: reviewId,
+        ctx,
+        commandId,
+        command,
+        display: this.#recorded(command).text,
+        tables: tablesOf(analysis),
+        rule: decision.rule,
+        message: decision.message,
+        requirement: decision.review,
+        onCreated: (id) =>
+          hooks.notice(
+            `${decision.message ?? 'this statement needs approval'}: waiting for review ${id}` +
+              ` (airlock reviews approve ${id}); it times out in ${Math.round(decision.review.timeoutMs / 1000)}s`,
+          ),
+      },
+      hooks.signal,
+    );
+    if (outcome.status === 'approved') return { action: 'allow', commandId };
+    ctx.stats.denied++;
+    return { action: 'deny', commandId, error: reviewError(outcome) };
+  }
+
+  /** The command as the ledger keeps it: the statement clipped, parameters already capped. */
+  #recorded(command: Command): Command {
+    const max = this.#deps.maxStatementBytes ?? Number.POSITIVE_INFINITY;
+    const text = command.text;
+    if (text.length <= max) return command;
+    return { ...command, text: `${text.slice(0, max)} -- [truncated ${text.length} chars]` };
   }
 
   /** Closing record of a forwarded command; not awaited by the data path. */
@@ -166,6 +270,29 @@ function analysisRecord(a: SqlAnalysis): Record<string, unknown> {
       readOnly: s.readOnly,
     })),
   };
+}
+
+function tablesOf(a: SqlAnalysis): string[] {
+  if (!a.ok) return [];
+  const names = a.statements.flatMap((s) =>
+    s.tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)),
+  );
+  return [...new Set(names)];
+}
+
+function reviewError(outcome: Exclude<HoldOutcome, { status: 'approved' }>): GatewayError {
+  const id = outcome.review?.id ?? 'unknown';
+  if (outcome.status === 'denied') {
+    const by = outcome.review?.votes.find((v) => v.decision === 'deny')?.approver;
+    return new GatewayError(
+      'GW_REVIEW_DENIED',
+      `denied by ${by ?? 'an approver'} (review ${id}): ${outcome.reason}`,
+    );
+  }
+  if (outcome.status === 'expired') {
+    return new GatewayError('GW_REVIEW_EXPIRED', `review ${id} timed out without a decision`);
+  }
+  return new GatewayError('GW_REVIEW_CANCELLED', `review ${id} was cancelled: ${outcome.reason}`);
 }
 
 function auditUnavailable(cause: unknown): GatewayError {

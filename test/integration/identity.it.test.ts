@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import type { AuditEvent } from '../../src/audit/types.ts';
+import { apiRequest } from '../helpers/api.ts';
 import { airlockCli, gatewayClient, spawnCli } from '../helpers/gateway-process.ts';
 import { startTestIdp, type TestIdp } from '../helpers/oidc-provider.ts';
 import { run, type Stack, startStack } from '../helpers/stack.ts';
@@ -112,11 +113,8 @@ async function events(type: AuditEvent['type'], min = 0): Promise<AuditEvent[]> 
   }
 }
 
-async function api(method: string, path: string, bearer: string, body?: unknown) {
-  const port = stack.gw.addresses.api?.port;
-  const res = await fetchInsecure(`https://127.0.0.1:${port}${path}`, method, bearer, body);
-  return res;
-}
+const api = (method: string, path: string, bearer: string, body?: unknown) =>
+  apiRequest(stack.gw, method, path, bearer, body);
 
 describe('OIDC identities on the PostgreSQL data path', () => {
   it('accepts a provider-issued ID token as the password, with groups and roles', async () => {
@@ -324,33 +322,3 @@ describe('offboarding', () => {
     await back.end();
   });
 });
-
-// ---- helpers ----
-
-async function fetchInsecure(url: string, method: string, bearer: string, body?: unknown) {
-  const { request } = await import('node:https');
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  // biome-ignore lint/suspicious/noExplicitAny: tests read the JSON answers freely
-  return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        ca: readFileSync(stack.gw.tlsCertFile as string),
-        headers: {
-          authorization: `Bearer ${bearer}`,
-          ...(payload ? { 'content-type': 'application/json' } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => {
-          text += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}

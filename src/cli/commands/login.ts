@@ -104,6 +104,16 @@ export async function currentCredential(
   return fresh;
 }
 
+/**
+ * What the CLI presents to the API: `$AIRLOCK_TOKEN` (an OIDC JWT or agent token, for CI and
+ * scripts) when set, else the signed-in human's ID token.
+ */
+export async function bearer(cfg: AirlockConfig, issuerUrl?: string): Promise<string> {
+  const env = process.env.AIRLOCK_TOKEN;
+  if (env) return env;
+  return (await currentCredential(cfg, issuerUrl)).idToken;
+}
+
 function pickIssuer(cfg: AirlockConfig, wanted?: string): OidcIssuerConfig {
   const issuers = cfg.identity.oidc.map(toIssuerConfig);
   if (issuers.length === 0) throw new UsageError('no identity.oidc issuer is configured');

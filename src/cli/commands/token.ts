@@ -13,7 +13,7 @@ import {
   UsageError,
 } from '../args.ts';
 import { cliActor, withLocalStores } from '../local-stores.ts';
-import { currentCredential } from './login.ts';
+import { bearer } from './login.ts';
 
 export const help = `token create --name AGENT --purpose TEXT [--groups a,b] [--ttl 8h] [--api URL]
       (owned by you, proven by your airlock login; groups must be yours)
@@ -62,12 +62,11 @@ async function createAsOwner(
   input: { name: string; purpose: string; groups: string[]; ttlMs: number },
 ): Promise<string> {
   const cfg = config(flags);
-  const cred = await currentCredential(cfg, str(flags, 'issuer'));
   const created = await apiCall<TokenRecord & { token: string }>(
     apiTarget(cfg, str(flags, 'api')),
     'POST',
     '/v1/tokens',
-    cred.idToken,
+    await bearer(cfg, str(flags, 'issuer')),
     {
       name: input.name,
       purpose: input.purpose,

@@ -167,6 +167,12 @@ export class PostgresEngine {
         'replication connections are not supported',
       );
     }
+    const encoding = m.parameters.client_encoding;
+    if (encoding !== undefined && !UTF8_NAMES.has(encoding.toLowerCase().replace(/['"]/g, ''))) {
+      // Policy reads statements as UTF-8 with standard strings; another encoding would let the
+      // server see a different statement than the one judged (e.g. SJIS multi-byte quotes).
+      throw new GatewayError('GW_PROTOCOL_UNSUPPORTED', 'only client_encoding UTF8 is supported');
+    }
     ctx.applicationName = m.parameters.application_name?.slice(0, 128);
   }
 
@@ -234,6 +240,7 @@ export class PostgresEngine {
     let upstream: UpstreamSession;
     try {
       upstream = await connectUpstream(conn, forwarded(a.parameters), log);
+      checkParsingSettings(upstream);
     } catch (err) {
       this.#deps.pipeline.onClose(ctx, `upstream failed: ${toGatewayError(err).code}`);
       throw err;
@@ -268,7 +275,6 @@ export class PostgresEngine {
     const relay = new Relay(ctx, a.stream, up.socket, this.#deps.pipeline, log, {
       maxMessageBytes: this.#deps.config.postgres.max_message_bytes,
       maxParamBytes: this.#deps.config.audit.max_param_bytes,
-      maxStatementBytes: this.#deps.config.audit.max_statement_bytes,
     });
     let closedResolve: () => void = () => {};
     const closed = new Promise<void>((r) => {
@@ -352,6 +358,27 @@ export class PostgresEngine {
     const result = this.#deps.authenticator.identityForTokenId(tokenId);
     if (result.ok) a.stream.write(encodeAuthenticationSASLFinal(Buffer.from(serverFinal)));
     return result;
+  }
+}
+
+const UTF8_NAMES = new Set(['utf8', 'utf-8', 'unicode']);
+
+/**
+ * A role or database default of `standard_conforming_strings = off` or a non-UTF-8 encoding would
+ * make the server parse statements differently from the policy's parser: refuse the session.
+ */
+function checkParsingSettings(up: UpstreamSession): void {
+  const scs = up.parameters.get('standard_conforming_strings');
+  const enc = up.parameters.get('client_encoding');
+  if (
+    (scs !== undefined && scs !== 'on') ||
+    (enc !== undefined && !UTF8_NAMES.has(enc.toLowerCase()))
+  ) {
+    up.socket.destroy();
+    throw new GatewayError(
+      'GW_PROTOCOL_UNSUPPORTED',
+      'the database session must use standard_conforming_strings=on and client_encoding UTF8',
+    );
   }
 }
 

@@ -4,6 +4,7 @@
  * Command that must pass the session pipeline before it is forwarded. Upstream bytes stream back
  * frame by frame; only the frames the tracker needs are decoded.
  */
+import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { GatewayError, toGatewayError } from '../../errors.ts';
 import type { SqlCommand, SqlParam } from '../../session/command.ts';
@@ -13,20 +14,20 @@ import type { Logger } from '../../telemetry/logger.ts';
 import { BackendParser } from './codec/backend-parser.ts';
 import { type DecodedFrontend, FrontendParser } from './codec/frontend-parser.ts';
 import type { FrontendMessage } from './codec/messages.ts';
-import { encodeFrontend } from './codec/serializer.ts';
+import { encodeFrontend, encodeNoticeResponse } from './codec/serializer.ts';
 import { encodeGatewayError } from './errors.ts';
 import { type CommandRun, ResponseTracker } from './tracker.ts';
 
 export interface RelayOptions {
   readonly maxMessageBytes: number;
   readonly maxParamBytes: number;
-  readonly maxStatementBytes: number;
 }
 
 interface Portal {
   readonly text: string;
   readonly statementName: string;
   readonly params: readonly SqlParam[];
+  readonly paramsDigest?: string;
 }
 
 const SYNC = encodeFrontend({ type: 'Sync' });
@@ -58,6 +59,16 @@ export class Relay {
   #discarding: Uint8Array | null = null;
   #closed = false;
   #finish: (reason: string) => void = () => {};
+  /** Aborted when the session ends: a held statement's review is cancelled. */
+  readonly #abort = new AbortController();
+  readonly #hooks = {
+    notice: (text: string) => {
+      if (this.#client.writable) {
+        this.#client.write(encodeNoticeResponse({ S: 'NOTICE', V: 'NOTICE', C: '00000', M: text }));
+      }
+    },
+    signal: this.#abort.signal,
+  };
 
   constructor(
     ctx: SessionContext,
@@ -100,6 +111,7 @@ export class Relay {
   close(reason: string, error?: GatewayError): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#abort.abort();
     if (error && this.#client.writable)
       this.#client.write(encodeGatewayError(error, { fatal: true }));
     if (this.#upstream.writable) this.#upstream.end(TERMINATE);
@@ -139,6 +151,7 @@ export class Relay {
         const m = this.#inbox[this.#inboxHead++] as DecodedFrontend;
         const msg = m.message as FrontendMessage;
         if (this.#discarding && msg.type !== 'Sync') continue;
+        if (msg.type === 'Parse' && this.#parseDenied(msg)) continue;
         if (msg.type === 'Query' || msg.type === 'Execute' || msg.type === 'FunctionCall') {
           await this.#command(msg, m.raw);
         } else {
@@ -203,10 +216,27 @@ export class Relay {
     this.#outbox.push(raw);
   }
 
+  /**
+   * A prepared statement is judged at Parse too (its Execute is judged again with parameters):
+   * a denied one is not forwarded, and everything up to Sync is discarded, as the server does.
+   */
+  #parseDenied(msg: Extract<FrontendMessage, { type: 'Parse' }>): boolean {
+    const error = this.#pipeline.checkParse(this.#ctx, {
+      kind: 'sql',
+      protocol: 'extended',
+      text: msg.sql,
+      params: null,
+      statementName: msg.name,
+    });
+    if (!error) return false;
+    this.#discarding = encodeGatewayError(error, { fatal: false });
+    return true;
+  }
+
   async #command(msg: FrontendMessage, raw: Uint8Array): Promise<void> {
     const command = this.#commandOf(msg);
     this.#flush();
-    const verdict = await this.#pipeline.onCommand(this.#ctx, command);
+    const verdict = await this.#pipeline.onCommand(this.#ctx, command, this.#hooks);
     if (this.#closed) return;
     if (verdict.action === 'deny') {
       this.#deny(msg, verdict.error);
@@ -254,17 +284,18 @@ export class Relay {
 
   #commandOf(msg: FrontendMessage): SqlCommand {
     if (msg.type === 'Query') {
-      return { kind: 'sql', protocol: 'simple', text: this.#clip(msg.sql), params: null };
+      return { kind: 'sql', protocol: 'simple', text: msg.sql, params: null };
     }
     if (msg.type === 'Execute') {
       const portal = this.#portals.get(msg.portal);
       return {
         kind: 'sql',
         protocol: 'extended',
-        text: portal ? this.#clip(portal.text) : `-- unknown portal "${msg.portal}"`,
+        text: portal ? portal.text : `-- unknown portal "${msg.portal}"`,
         params: portal?.params ?? [],
         statementName: portal?.statementName ?? '',
         portal: msg.portal,
+        ...(portal?.paramsDigest ? { paramsDigest: portal.paramsDigest } : {}),
       };
     }
     return { kind: 'sql', protocol: 'fastpath', text: '-- fastpath function call', params: null };
@@ -275,7 +306,14 @@ export class Relay {
       this.#statements.get(msg.statement) ??
       `EXECUTE ${JSON.stringify(msg.statement)} -- prepared elsewhere`;
     const params = msg.params.map((v, i) => this.#param(v, msg.paramFormats, i));
-    return { text, statementName: msg.statement, params };
+    // Recorded values are capped; when one was, a digest of the full values binds reviews to them.
+    if (!params.some((p) => p.truncated)) return { text, statementName: msg.statement, params };
+    const h = createHash('sha256');
+    for (const v of msg.params) {
+      h.update(v === null ? 'N' : `${v.length}:`);
+      if (v !== null) h.update(v);
+    }
+    return { text, statementName: msg.statement, params, paramsDigest: h.digest('hex') };
   }
 
   #param(v: Uint8Array | null, formats: readonly number[], i: number): SqlParam {
@@ -288,11 +326,6 @@ export class Relay {
     return v.length > max
       ? { format, value, bytes: v.length, truncated: true }
       : { format, value, bytes: v.length };
-  }
-
-  #clip(text: string): string {
-    const max = this.#opts.maxStatementBytes;
-    return text.length > max ? `${text.slice(0, max)} -- [truncated ${text.length} chars]` : text;
   }
 
   #completed(run: CommandRun, outcome: 'ok' | 'error' | 'skipped' | 'aborted' | 'suspended'): void {

@@ -1,0 +1,107 @@
+/**
+ * What `CompiledPolicy.explain` returns, and its text form for `airlock policy explain`.
+ */
+import type { FactName, FunctionFact, StatementClass, TableFact } from './facts.ts';
+import type { Decision } from './policy.ts';
+import type { Action } from './schema.ts';
+
+/** One rule as tried against one statement. */
+export interface RuleTrace {
+  readonly rule: string;
+  readonly action: Action;
+  readonly matched: boolean;
+  /** Not matched: the first condition that failed. Matched: the keys that held. */
+  readonly reason: string;
+}
+
+export interface StatementExplanation {
+  /** 0-based position in the command. */
+  readonly index: number;
+  readonly class: StatementClass;
+  readonly tag: string;
+  readonly tags: readonly string[];
+  readonly tables: readonly TableFact[];
+  readonly functions: readonly FunctionFact[];
+  /** The facts that hold. */
+  readonly facts: readonly FactName[];
+  readonly decision: Decision;
+  /** Rules in order up to and including the one that decided. */
+  readonly rules: readonly RuleTrace[];
+}
+
+export interface Explanation {
+  /** The same decision `decide` returns for this input. */
+  readonly decision: Decision;
+  readonly phase: 'parse' | 'execute';
+  readonly policy: { readonly source: string; readonly hash: string };
+  /** Set when the SQL did not parse: the parser's message and the rules tried. */
+  readonly unparsable?: { readonly error: string; readonly rules: readonly RuleTrace[] };
+  readonly statements: readonly StatementExplanation[];
+}
+
+/**
+ * @example
+ * process.stdout.write(formatExplanation(policy.explain(input)));
+ */
+export function formatExplanation(e: Explanation): string {
+  const lines = [
+    `decision: ${formatDecision(e.decision)}`,
+    `policy: ${e.policy.source} sha256:${e.policy.hash.slice(0, 16)}  phase: ${e.phase}`,
+  ];
+  if (e.unparsable !== undefined) {
+    lines.push('', `unparsable: ${e.unparsable.error}`, ...formatTraces(e.unparsable.rules));
+  }
+  for (const s of e.statements) lines.push('', ...formatStatement(s));
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `deny (rule no-drop): Dropping tables needs a DBA`, or for a review its approvers and timeout.
+ *
+ * @example
+ * formatDecision({ action: 'allow', rule: 'default' }); // 'allow (rule default)'
+ */
+export function formatDecision(d: Decision): string {
+  const head = `${d.action} (rule ${d.rule ?? '-'})`;
+  if (d.action === 'deny') return `${head}: ${d.message}`;
+  if (d.action === 'allow') return head;
+  const who = d.review.approvers.map((a) => `${a.min} of [${a.groups.join(', ')}]`).join(' or ');
+  const msg = d.message === undefined ? '' : `: ${d.message}`;
+  return `${head} by ${who}, timeout ${formatMs(d.review.timeoutMs)}${msg}`;
+}
+
+function formatStatement(s: StatementExplanation): string[] {
+  const tables = s.tables.map((t) => `${t.name} (${t.access})`).join(', ');
+  const tags = s.tags.length > 1 ? `  runs: ${s.tags.slice(1).join(', ')}` : '';
+  return [
+    `statement ${s.index + 1}: ${s.tag}  class: ${s.class}${tags}`,
+    `  tables: ${tables || '-'}`,
+    `  functions: ${s.functions.map((f) => f.name).join(', ') || '-'}`,
+    `  facts: ${s.facts.join(', ') || '-'}`,
+    `  decision: ${formatDecision(s.decision)}`,
+    ...formatTraces(s.rules),
+  ];
+}
+
+function formatTraces(rules: readonly RuleTrace[]): string[] {
+  if (rules.length === 0) return ['  rules: none tried'];
+  const width = Math.max(...rules.map((r) => r.rule.length));
+  return [
+    '  rules:',
+    ...rules.map(
+      (r) =>
+        `    ${r.matched ? '+' : '-'} ${r.rule.padEnd(width)}  ${r.action.padEnd(6)}  ${r.reason}`,
+    ),
+  ];
+}
+
+function formatMs(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms / 1000}s`;
+}
