@@ -58,6 +58,7 @@ rules:
 let idp: TestIdp;
 let stack: Stack;
 let configFile: string;
+let policyFile: string;
 let hook: Server;
 const hookCalls: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
 
@@ -119,7 +120,7 @@ before(async () => {
   const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
   idp = await startTestIdp({ accounts: ACCOUNTS, clients: [{ client_id: CLIENT }] });
   const dir = mkdtempSync(join(tmpdir(), 'airlock-reviews-'));
-  const policyFile = join(dir, 'policy.yaml');
+  policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, POLICY);
   stack = await startStack({ yaml: ({ pgPort }) => yaml(idp.issuer, pgPort, policyFile, hookUrl) });
   configFile = join(dir, 'airlock.yaml');
@@ -162,6 +163,15 @@ async function api(method: string, path: string, account: keyof typeof ACCOUNTS,
   return apiRequest(stack.gw, method, path, await idp.idToken(account, CLIENT), body);
 }
 
+async function cliEnv(account: keyof typeof ACCOUNTS): Promise<Record<string, string>> {
+  return {
+    CLINIC_DB_PASSWORD: stack.dbPassword,
+    HOOK_SECRET,
+    AIRLOCK_TOKEN: await idp.idToken(account, CLIENT),
+    AIRLOCK_API: `https://127.0.0.1:${stack.gw.addresses.api?.port}`,
+  };
+}
+
 async function eventsFor(commandId: string | null): Promise<AuditEvent[]> {
   await new Promise((r) => setTimeout(r, 100));
   const all = await stack.gw.ledger.query({});
@@ -179,13 +189,19 @@ describe('held statements', () => {
     const review = await pendingReview('alice@example.com', /DELETE FROM patients WHERE id = 1003/);
     assert.equal(review.rule, 'patient-deletes-need-a-dba');
     assert.deepEqual(review.tables, ['patients']);
+    const env = await cliEnv('dave');
+    const listed = await airlockCli(
+      ['reviews', 'list', '--status', 'pending', '--config', configFile],
+      env,
+    );
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`${review.id}\tpending\tcommand\tclinic`));
+    const shown = await airlockCli(['reviews', 'show', review.id, '--config', configFile], env);
+    assert.match(shown.stdout, /requester +alice@example.com \(oidc/);
+    assert.match(shown.stdout, /impact +~\d+ rows \(Delete on patients\)/);
     const r = await airlockCli(
       ['reviews', 'approve', review.id, '--config', configFile, '--reason', 'ticket 42'],
-      {
-        CLINIC_DB_PASSWORD: stack.dbPassword,
-        AIRLOCK_TOKEN: await idp.idToken('dave', CLIENT),
-        AIRLOCK_API: `https://127.0.0.1:${stack.gw.addresses.api?.port}`,
-      },
+      env,
     );
     assert.equal(r.code, 0, r.stderr);
     const done = await running;
@@ -203,9 +219,9 @@ describe('held statements', () => {
     assert.equal(events[0]?.data.reviewId, review.id);
     assert.deepEqual(events[2]?.data.approvers, ['dave@example.com']);
     assert.equal(events[1]?.data.reason, 'ticket 42');
-    const shown = await api('GET', `/api/reviews/${review.id}`, 'dana');
-    assert.equal(shown.body.status, 'approved');
-    assert.equal(typeof shown.body.impact?.estimatedRows, 'number', 'approvers see the impact');
+    const decided = await api('GET', `/api/reviews/${review.id}`, 'dana');
+    assert.equal(decided.body.status, 'approved');
+    assert.equal(typeof decided.body.impact?.estimatedRows, 'number', 'approvers see the impact');
   });
 
   it('a denied DROP TABLE leaves the table, returns 42501 with the reason, session usable', async () => {
@@ -341,17 +357,65 @@ describe('held statements', () => {
   });
 });
 
+describe('policy file', () => {
+  it('is reloaded when it changes, recorded with its hash; a bad version is refused', async () => {
+    const before = await stack.gw.ledger.query({ types: ['policy.changed'] });
+    assert.equal(before.length, 1, 'the policy in force at start is recorded');
+    const alice = await as('alice');
+    const stricter = `${POLICY}
+  - name: no-reading-billing
+    match: { tables: [billing] }
+    action: deny
+    message: billing is off limits
+`;
+    writeFileSync(policyFile, stricter.replace('version: 1', 'version: 1\ndescription: v2'));
+    const deadline = Date.now() + 5000;
+    let err: { code?: string; message?: string } | undefined;
+    while (Date.now() < deadline) {
+      err = await alice.query('select count(*) from billing').then(
+        () => undefined,
+        (e) => e,
+      );
+      if (err) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(err?.code, '42501');
+    assert.match(err?.message ?? '', /billing is off limits/);
+    const changed = await stack.gw.ledger.query({ types: ['policy.changed'] });
+    assert.equal(changed.length, 2);
+    assert.equal(changed[1]?.data.previousHash, changed[0]?.data.hash);
+    writeFileSync(policyFile, 'version: 1\nrules: [{ name: x, action: explode }]\n');
+    await new Promise((r) => setTimeout(r, 2500));
+    const still = await alice.query('select count(*) from billing').catch((e) => e);
+    assert.equal(still.code, '42501', 'the running policy stays when the new one is bad');
+    assert.equal((await stack.gw.ledger.query({ types: ['policy.changed'] })).length, 2);
+    writeFileSync(policyFile, POLICY);
+    await alice.end();
+  });
+});
+
 describe('time-boxed access grants', () => {
   it('an approved grant unlocks the rules it names until it ends', async () => {
-    const req = await api('POST', '/api/access-requests', 'bob', {
-      connection: 'clinic',
-      duration_minutes: 30,
-      reason: 'incident 77: fix visit reasons',
-    });
-    assert.equal(req.status, 201, JSON.stringify(req.body));
-    const self = await api('POST', `/api/reviews/${req.body.id}/approve`, 'bob', {});
+    const asked = await airlockCli(
+      [
+        'access',
+        'request',
+        'clinic',
+        '--for',
+        '30m',
+        '--reason',
+        'incident 77',
+        '--config',
+        configFile,
+      ],
+      await cliEnv('bob'),
+    );
+    assert.equal(asked.code, 0, asked.stderr);
+    const id = asked.stdout.trim();
+    assert.equal(stack.gw.reviews.get(id)?.kind, 'grant');
+    const self = await api('POST', `/api/reviews/${id}/approve`, 'bob', {});
     assert.equal(self.status, 403);
-    const ok = await api('POST', `/api/reviews/${req.body.id}/approve`, 'dana', { reason: 'ok' });
+    const ok = await api('POST', `/api/reviews/${id}/approve`, 'dana', { reason: 'ok' });
     assert.equal(ok.body.status, 'approved');
     assert.ok(ok.body.grantUntil > Date.now());
     const bob = await as('bob');

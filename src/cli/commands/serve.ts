@@ -1,3 +1,4 @@
+import { PolicyHolder } from '../../policy/holder.ts';
 import { startGateway } from '../../server/gateway.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { config, parse } from '../args.ts';
@@ -11,7 +12,13 @@ export async function run(argv: string[]): Promise<number> {
   const cfg = config(flags);
   const logger = createLogger({ level: cfg.log.level });
   const gw = await startGateway(cfg, { logger });
+  // SIGHUP re-reads the policy file now (it is also watched for changes).
+  const hup = () => {
+    if (gw.policy instanceof PolicyHolder) void gw.policy.reload();
+  };
+  process.on('SIGHUP', hup);
   await untilSignal();
+  process.off('SIGHUP', hup);
   logger.info('shutting down');
   await gw.close();
   return 0;
