@@ -15,6 +15,7 @@ import type { TokenStore } from '../identity/token-store.ts';
 import type { Identity, Role, TokenRecord } from '../identity/types.ts';
 import type { ReviewService } from '../review/service.ts';
 import type { Review } from '../review/store.ts';
+import { actorOf } from '../session/context.ts';
 import type { SessionRegistry } from '../session/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -125,7 +126,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     throw new GatewayError('GW_AUTH_FORBIDDEN', `requires role ${match.route.roles.join(' or ')}`);
   }
   const body = req.method === 'POST' ? await readJson(req) : {};
-  const actor = actorFor(identity);
+  const actor = actorOf(identity);
   const out = await match.route.handler(deps, {
     identity,
     actor,
@@ -162,7 +163,7 @@ async function authenticate(
     deps.ledger.appendLater({
       type: 'auth.succeeded',
       clientAddr,
-      actor: actorFor(auth.identity),
+      actor: actorOf(auth.identity),
       data: { protocol: 'api', method: 'bearer', request: `${req.method} ${route}` },
     });
     return auth.identity;
@@ -209,16 +210,6 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     'cache-control': 'no-store',
   });
   res.end(text);
-}
-
-function actorFor(identity: Identity): Actor {
-  return {
-    kind: identity.kind,
-    identity: identity.name,
-    owner: identity.owner,
-    groups: identity.groups,
-    ...(identity.tokenId ? { tokenId: identity.tokenId } : {}),
-  };
 }
 
 // ---- handlers ----

@@ -6,7 +6,7 @@
  * connection until the grant ends.
  */
 import { createHash } from 'node:crypto';
-import type { Actor, AuditEventInput } from '../audit/types.ts';
+import type { AuditEventInput } from '../audit/types.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity } from '../identity/types.ts';
 import type { ApproverRule, ReviewRequirement } from '../policy/policy.ts';
@@ -159,7 +159,7 @@ export class ReviewService {
     });
     await this.#deps.ledger.append({
       type: 'review.voted',
-      actor: actorOf(approver) as Actor,
+      actor: actorOf(approver),
       ...(outcome.sessionId ? { sessionId: outcome.sessionId } : {}),
       connection: outcome.connection,
       ...(outcome.commandId ? { commandId: outcome.commandId } : {}),
@@ -200,7 +200,7 @@ export class ReviewService {
     });
     await this.#deps.ledger.append({
       type: 'access.requested',
-      actor: actorOf(input.identity) as Actor,
+      actor: actorOf(input.identity),
       connection: input.connection,
       data: { reviewId: id, durationMs: input.durationMs, reason: input.reason },
     });
@@ -395,11 +395,7 @@ function satisfied(rules: readonly ApproverRule[], votes: readonly Vote[]): bool
 
 function requesterOf(identity: Identity): Requester {
   return {
-    kind: identity.kind,
-    identity: identity.name,
-    owner: identity.owner,
-    groups: identity.groups,
-    ...(identity.tokenId ? { tokenId: identity.tokenId } : {}),
+    ...(actorOf(identity) as Requester),
     ...(identity.subject ? { subject: identity.subject } : {}),
   };
 }

@@ -49,6 +49,8 @@ export function newId(prefix: string): string {
 }
 
 /** The actor chain for audit records: human owner → agent/token. */
+export function actorOf(identity: Identity): Actor;
+export function actorOf(identity: Identity | undefined): Actor | undefined;
 export function actorOf(identity: Identity | undefined): Actor | undefined {
   if (!identity) return undefined;
   return {
