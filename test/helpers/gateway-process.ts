@@ -22,33 +22,39 @@ export function spawnCli(args: string[], env: Record<string, string> = {}) {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  const watchers: { re: RegExp; resolve: (s: string) => void }[] = [];
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
+  const out = { stdout: '', stderr: '' };
+  type Stream = keyof typeof out;
+  const watchers: { re: RegExp; stream: Stream; resolve: (s: string) => void }[] = [];
+  const check = () => {
     for (const w of watchers.splice(0)) {
-      const m = w.re.exec(stderr);
+      const m = w.re.exec(out[w.stream]);
       if (m) w.resolve(m[1] ?? m[0]);
       else watchers.push(w);
     }
+  };
+  child.stdout?.on('data', (d: Buffer) => {
+    out.stdout += d.toString();
+    check();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out.stderr += d.toString();
+    check();
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   const result = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     child.once('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, ...out });
     }),
   );
   return {
+    child,
     result,
-    waitFor(re: RegExp): Promise<string> {
-      const m = re.exec(stderr);
+    /** The first capture of `re` in the stream (stderr by default) once it appears. */
+    waitFor(re: RegExp, stream: Stream = 'stderr'): Promise<string> {
+      const m = re.exec(out[stream]);
       if (m) return Promise.resolve(m[1] ?? m[0]);
-      const found = new Promise<string>((resolve) => watchers.push({ re, resolve }));
+      const found = new Promise<string>((resolve) => watchers.push({ re, stream, resolve }));
       const exited = result.then((r) => {
         throw new Error(`CLI exited (${r.code}) before printing ${re}: ${r.stderr}`);
       });

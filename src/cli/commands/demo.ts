@@ -66,6 +66,8 @@ async function withPostgres(
 function writeDemoConfig(dir: string, pg: LocalPostgres, password: string, port: number): string {
   const secretFile = resolve(dir, 'clinic-db-password');
   writeFileSync(secretFile, password, { mode: 0o600 });
+  const policyFile = resolve(dir, 'policy.yaml');
+  writeFileSync(policyFile, DEMO_POLICY);
   const file = resolve(dir, 'airlock.yaml');
   writeFileSync(
     file,
@@ -75,6 +77,8 @@ listen:
 data_dir: ./data
 audit:
   sync: full
+policy:
+  file: ${policyFile}
 connections:
   - name: clinic
     type: postgres
@@ -90,6 +94,30 @@ connections:
   return file;
 }
 
+/**
+ * The demo's policy: the demo token is an agent's, so destructive statements are refused outright
+ * (a real deployment would hold them for a DBA's review; see examples/policy.yaml).
+ */
+const DEMO_POLICY = `# Written by \`airlock demo\`. Edit it while the demo runs: it is reloaded on change.
+version: 1
+defaults:
+  action: allow
+  unparsable: deny
+rules:
+  - name: agents-no-drop-truncate
+    match: { identity: { is: agent }, facts: [drop, truncate] }
+    action: deny
+    message: agents may not drop or truncate tables
+  - name: agents-no-unbounded-writes
+    match: { identity: { is: agent }, facts: [delete_without_where, update_without_where] }
+    action: deny
+    message: agents may not DELETE or UPDATE without a WHERE clause
+  - name: no-server-programs
+    match: { facts: [copy_to_program, copy_from_program, copy_to_file, copy_from_file] }
+    action: deny
+    message: COPY to or from server programs and files is not allowed
+`;
+
 function banner(port: number, token: string, configFile: string): void {
   const rel = configFile.startsWith(process.cwd())
     ? configFile.slice(process.cwd().length + 1)
@@ -102,6 +130,7 @@ function banner(port: number, token: string, configFile: string): void {
   );
   out('');
   out('Try:  SELECT mrn, first_name, last_name, date_of_birth FROM patients LIMIT 5;');
+  out('      DELETE FROM visits;   -- refused by the demo policy (policy.yaml next to the config)');
   out('Then see what was recorded, in another terminal:');
   out('');
   out(`  npm run airlock -- audit query --config ${rel}`);
