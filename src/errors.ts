@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   GW_REVIEW_UNKNOWN: 'invalid',
   GW_REVIEW_CLOSED: 'invalid',
   GW_AUDIT_UNAVAILABLE: 'unavailable',
+  GW_MASKING_FAILED: 'unavailable',
   GW_UPSTREAM_UNAVAILABLE: 'unavailable',
   GW_UPSTREAM_AUTH_FAILED: 'unavailable',
   GW_UPSTREAM_TLS_FAILED: 'unavailable',

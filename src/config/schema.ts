@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { sinkConfigSchema } from '../audit/sink/config.ts';
 import { oidcIssuerSchema } from '../identity/oidc/config.ts';
+import { MASKING_DEFAULTS, maskingSchema } from '../masking/config.ts';
 import { reviewWebhookSchema } from '../review/notifier.ts';
 import { nameField, secretField } from './fields.ts';
 
@@ -157,6 +158,8 @@ export const configSchema = z.strictObject({
       estimate_impact: true,
       webhooks: [],
     }),
+  /** Inline masking of results (see README "Masking"); no rules: nothing is masked. */
+  masking: maskingSchema.default(MASKING_DEFAULTS),
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
     .default({ level: 'info' }),

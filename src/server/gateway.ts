@@ -20,9 +20,12 @@ import { type Authenticator, createAuthenticator } from '../identity/authenticat
 import { toIssuerConfig } from '../identity/oidc/config.ts';
 import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { TokenStore } from '../identity/token-store.ts';
+import { createDetectors } from '../masking/detectors/index.ts';
+import { detectorConfigOf, MaskingEngine } from '../masking/engine.ts';
 import { PolicyHolder } from '../policy/holder.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
+import { PostgresMasking } from '../protocols/postgres/masking/index.ts';
 import { estimateImpact } from '../review/impact.ts';
 import { ReviewNotifier, toNotice } from '../review/notifier-bridge.ts';
 import { ReviewService } from '../review/service.ts';
@@ -81,7 +84,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       for (const s of sinks) s.notify();
     },
   });
-  await recordConfig(ledger, config, logger);
+  const masking = openMasking(config);
+  await recordConfig(ledger, config, logger, masking);
   sinks.push(...(await startSinks(config, ledger, logger)));
   const tokens = new TokenStore({ dataDir: config.data_dir });
   const tls = loadTls(config);
@@ -109,7 +113,14 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     clock,
     reviews,
     maxStatementBytes: config.audit.max_statement_bytes,
+    masking,
   });
+  const pgMasking =
+    masking &&
+    new PostgresMasking(masking, {
+      logger: logger.child({ component: 'masking' }),
+      timeoutMs: config.masking.catalog_timeout_ms,
+    });
   const authenticator = createAuthenticator({
     tokens,
     clock,
@@ -138,6 +149,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     sessions,
     secureContext: tls?.context,
     clock,
+    masking: pgMasking,
   });
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
@@ -192,6 +204,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     );
     for (const s of sockets) s.destroy();
     await Promise.all(stopped);
+    await pgMasking?.close();
     await ledger.close();
     await Promise.all(sinks.map((s) => s.close()));
     await notifier.close();
@@ -270,12 +283,30 @@ async function startSinks(config: AirlockConfig, ledger: Ledger, logger: Logger)
   return runners;
 }
 
+/** The masking engine when rules are configured; a detector setting it refuses is a config error. */
+function openMasking(config: AirlockConfig): MaskingEngine | undefined {
+  if (config.masking.rules.length === 0) return undefined;
+  try {
+    return new MaskingEngine(config.masking, createDetectors(detectorConfigOf(config.masking)));
+  } catch (err) {
+    throw new GatewayError('GW_CONFIG_INVALID', `masking.detectors: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
 /** Which configuration the gateway runs: a hash and a summary, never a secret. */
-async function recordConfig(ledger: Ledger, config: AirlockConfig, logger: Logger): Promise<void> {
+async function recordConfig(
+  ledger: Ledger,
+  config: AirlockConfig,
+  logger: Logger,
+  masking: MaskingEngine | undefined,
+): Promise<void> {
   const summary = {
     listen: config.listen,
     store: config.audit.store.kind,
     connections: config.connections.map((c) => ({ name: c.name, type: c.type, host: c.host })),
+    ...(masking ? { masking: { policyVersion: masking.version, rules: masking.ruleCount } } : {}),
   };
   // Secret serialises as [redacted], so the hash never depends on (or reveals) a secret.
   const hash = createHash('sha256').update(JSON.stringify(config)).digest('hex');

@@ -4,11 +4,13 @@
  */
 import type { AuditEventInput, AuditLedger } from '../audit/types.ts';
 import { GatewayError } from '../errors.ts';
+import type { AuditRedactor, MaskingEngine } from '../masking/engine.ts';
+import type { MaskedEventData } from '../masking/tally.ts';
 import type { Decision, PolicyEngine } from '../policy/policy.ts';
 import type { HoldOutcome, ReviewService } from '../review/service.ts';
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Command, CommandResult } from './command.ts';
+import type { Command, CommandResult, SqlParam } from './command.ts';
 import { actorOf, newId, type SessionContext } from './context.ts';
 
 export type Verdict =
@@ -24,6 +26,11 @@ export interface PipelineDeps {
   readonly reviews?: ReviewService | undefined;
   /** Longest statement text kept in the ledger (policy always sees the whole text). */
   readonly maxStatementBytes?: number;
+  /**
+   * Masking: on a connection with masking rules, detector findings are redacted from what the
+   * ledger records of a command (statement text, parameters, error messages) as well.
+   */
+  readonly masking?: MaskingEngine | undefined;
 }
 
 /** What an engine lends the pipeline for one command. */
@@ -61,11 +68,11 @@ export class SessionPipeline {
     try {
       await this.#deps.ledger.append(
         this.#event(ctx, 'command.requested', commandId, {
-          command: this.#recorded(command),
+          command: this.#recorded(ctx, command),
           decision: decision.action === 'review' ? 'hold' : decision.action,
           ...(decision.rule ? { rule: decision.rule } : {}),
           ...(reviewId ? { reviewId } : {}),
-          ...analysisRecord(analysis),
+          ...analysisRecord(analysis, this.#redactor(ctx)),
         }),
       );
     } catch (err) {
@@ -148,7 +155,7 @@ export class SessionPipeline {
         ctx,
         commandId,
         command,
-        display: this.#recorded(command).text,
+        display: this.#recorded(ctx, command).text,
         tables: tablesOf(analysis),
         rule: decision.rule,
         message: decision.message,
@@ -166,18 +173,54 @@ export class SessionPipeline {
     return { action: 'deny', commandId, error: reviewError(outcome) };
   }
 
-  /** The command as the ledger keeps it: the statement clipped, parameters already capped. */
-  #recorded(command: Command): Command {
+  /**
+   * The command as the ledger keeps it: the statement clipped, parameters already capped, and on
+   * a connection with masking rules, detector findings redacted (`[masked:<type>]`).
+   */
+  #recorded(ctx: SessionContext, command: Command): Command {
     const max = this.#deps.maxStatementBytes ?? Number.POSITIVE_INFINITY;
-    const text = command.text;
-    if (text.length <= max) return command;
-    return { ...command, text: `${text.slice(0, max)} -- [truncated ${text.length} chars]` };
+    const redactor = this.#redactor(ctx);
+    const clipped =
+      command.text.length <= max
+        ? command
+        : {
+            ...command,
+            text: `${command.text.slice(0, max)} -- [truncated ${command.text.length} chars]`,
+          };
+    if (!redactor) return clipped;
+    const text = redactText(redactor, clipped.text);
+    const params = clipped.params?.map((p) => redactParam(redactor, p)) ?? null;
+    return { ...clipped, text, params };
+  }
+
+  #redactor(ctx: SessionContext): AuditRedactor | null {
+    const conn = ctx.connection?.name;
+    return conn && this.#deps.masking ? this.#deps.masking.auditRedactor(conn) : null;
   }
 
   /** Closing record of a forwarded command; not awaited by the data path. */
   onResult(ctx: SessionContext, commandId: string, result: CommandResult): void {
     if (result.outcome === 'error') ctx.stats.failed++;
-    this.#deps.ledger.appendLater(this.#event(ctx, 'command.completed', commandId, { ...result }));
+    const redactor = this.#redactor(ctx);
+    const recorded =
+      redactor && result.error
+        ? {
+            ...result,
+            error: { ...result.error, message: redactText(redactor, result.error.message) },
+          }
+        : result;
+    this.#deps.ledger.appendLater(
+      this.#event(ctx, 'command.completed', commandId, { ...recorded }),
+    );
+  }
+
+  /**
+   * What masking changed in a command's results: policy version, columns and detector types,
+   * rules, styles and counts; never a value. At most one per command, just before its
+   * `command.completed`.
+   */
+  onMasked(ctx: SessionContext, commandId: string, data: MaskedEventData): void {
+    this.#deps.ledger.appendLater(this.#event(ctx, 'data.masked', commandId, { ...data }));
   }
 
   /** Session start is recorded durably before any upstream is opened. */
@@ -260,8 +303,8 @@ function analyzeCommand(command: Command): SqlAnalysis {
 }
 
 /** What the ledger keeps of the analysis: kinds, tables and functions, never the parse tree. */
-function analysisRecord(a: SqlAnalysis): Record<string, unknown> {
-  if (!a.ok) return { parseError: a.error };
+function analysisRecord(a: SqlAnalysis, redactor: AuditRedactor | null): Record<string, unknown> {
+  if (!a.ok) return { parseError: redactor ? redactText(redactor, a.error) : a.error };
   return {
     statements: a.statements.map((s) => ({
       kind: s.kind,
@@ -270,6 +313,26 @@ function analysisRecord(a: SqlAnalysis): Record<string, unknown> {
       readOnly: s.readOnly,
     })),
   };
+}
+
+/** A detector failure must not put the clear text in the ledger: the text is withheld. */
+function redactText(redactor: AuditRedactor, text: string): string {
+  try {
+    return redactor.text(text);
+  } catch {
+    return '[unrecorded: masking could not inspect this text]';
+  }
+}
+
+/** Text parameters are redacted like statements; a binary one is withheld when it holds a finding. */
+function redactParam(redactor: AuditRedactor, p: SqlParam): SqlParam {
+  if (p.value === null) return p;
+  if (p.format === 'text') {
+    const value = redactText(redactor, p.value);
+    return value === p.value ? p : { ...p, value };
+  }
+  const decoded = Buffer.from(p.value, 'base64').toString('utf8');
+  return redactText(redactor, decoded) === decoded ? p : { ...p, value: '[masked:binary]' };
 }
 
 function tablesOf(a: SqlAnalysis): string[] {

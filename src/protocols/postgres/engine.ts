@@ -34,6 +34,7 @@ import {
   encodeReadyForQuery,
 } from './codec/serializer.ts';
 import { encodeGatewayError } from './errors.ts';
+import type { PostgresMasking } from './masking/index.ts';
 import { Relay } from './relay.ts';
 import { SCRAM_SHA_256, ScramServer } from './scram.ts';
 import { SocketMessages } from './socket-messages.ts';
@@ -47,6 +48,8 @@ export interface PostgresEngineDeps {
   readonly sessions: SessionRegistry;
   readonly secureContext: SecureContext | undefined;
   readonly clock: () => number;
+  /** Masking of results; absent when no masking rules are configured. */
+  readonly masking?: PostgresMasking | undefined;
 }
 
 /** Startup parameters passed through to the upstream; anything else (e.g. `options`) is dropped. */
@@ -275,6 +278,7 @@ export class PostgresEngine {
     const relay = new Relay(ctx, a.stream, up.socket, this.#deps.pipeline, log, {
       maxMessageBytes: this.#deps.config.postgres.max_message_bytes,
       maxParamBytes: this.#deps.config.audit.max_param_bytes,
+      masker: this.#deps.masking?.forSession(ctx, conn, log),
     });
     let closedResolve: () => void = () => {};
     const closed = new Promise<void>((r) => {

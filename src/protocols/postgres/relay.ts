@@ -12,15 +12,28 @@ import type { SessionContext } from '../../session/context.ts';
 import type { SessionPipeline } from '../../session/pipeline.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { BackendParser } from './codec/backend-parser.ts';
+import type { Frame } from './codec/framer.ts';
 import { type DecodedFrontend, FrontendParser } from './codec/frontend-parser.ts';
-import type { FrontendMessage } from './codec/messages.ts';
+import { BACKEND, type FrontendMessage } from './codec/messages.ts';
 import { encodeFrontend, encodeNoticeResponse } from './codec/serializer.ts';
 import { encodeGatewayError } from './errors.ts';
+import type { ResultMasker } from './masking/result-masker.ts';
 import { type CommandRun, ResponseTracker } from './tracker.ts';
 
 export interface RelayOptions {
   readonly maxMessageBytes: number;
   readonly maxParamBytes: number;
+  /** Masks this session's results; absent when no masking rule applies (frames pass untouched). */
+  readonly masker?: ResultMasker | undefined;
+}
+
+/** Upstream frames not yet relayed while masking waits for the catalog. */
+interface Backlog {
+  readonly buf: Uint8Array;
+  readonly frames: readonly Frame[];
+  readonly complete: number;
+  next: number;
+  from: number;
 }
 
 interface Portal {
@@ -58,6 +71,10 @@ export class Relay {
   /** After a denied extended-protocol statement: the error to send at the next Sync. */
   #discarding: Uint8Array | null = null;
   #closed = false;
+  readonly #masker: ResultMasker | undefined;
+  #backlog: Backlog[] = [];
+  /** Upstream frames are held (socket paused) until a column lookup settles. */
+  #stalled = false;
   #finish: (reason: string) => void = () => {};
   /** Aborted when the session ends: a held statement's review is cancelled. */
   readonly #abort = new AbortController();
@@ -86,6 +103,7 @@ export class Relay {
     this.#opts = opts;
     this.#fromClient = new FrontendParser({ maxFrame: opts.maxMessageBytes });
     this.#fromClient.expectTyped();
+    this.#masker = opts.masker;
     this.#tracker = new ResponseTracker((run, outcome) => this.#completed(run, outcome));
   }
 
@@ -96,7 +114,9 @@ export class Relay {
     });
     this.#client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
     this.#upstream.on('data', (chunk: Buffer) => this.#onUpstreamData(chunk));
-    this.#client.on('drain', () => this.#upstream.resume());
+    this.#client.on('drain', () => {
+      if (!this.#stalled) this.#upstream.resume();
+    });
     this.#upstream.on('drain', () => this.#maybeResumeClient());
     this.#client.once('close', () => this.close('client closed the connection'));
     this.#upstream.once('close', () => this.#upstreamClosed());
@@ -182,18 +202,26 @@ export class Relay {
     switch (msg.type) {
       case 'Parse':
         this.#statements.set(msg.name, msg.sql);
+        this.#masker?.parsed(msg.name);
         this.#tracker.expect({ kind: 'parse' });
         break;
-      case 'Bind':
-        this.#portals.set(msg.portal, this.#portalOf(msg));
+      case 'Bind': {
+        const portal = this.#portalOf(msg);
+        this.#portals.set(msg.portal, portal);
+        this.#masker?.bound(msg.portal, msg.statement, msg.resultFormats, portal.text);
         this.#tracker.expect({ kind: 'bind' });
         break;
+      }
       case 'Describe':
-        this.#tracker.expect({ kind: 'describe' });
+        this.#tracker.expect({
+          kind: 'describe',
+          ref: this.#masker?.describe(msg.target, msg.name),
+        });
         break;
       case 'Close':
         if (msg.target === 'S') this.#statements.delete(msg.name);
         else this.#portals.delete(msg.name);
+        this.#masker?.closed(msg.target, msg.name);
         this.#tracker.expect({ kind: 'close' });
         break;
       case 'Sync':
@@ -250,9 +278,35 @@ export class Relay {
       bytes: 0,
       error: undefined,
     };
-    this.#tracker.expect({ kind: msg.type === 'Execute' ? 'execute' : 'query', run });
+    if (this.#masker && msg.type === 'FunctionCall') {
+      this.#refuseFastpath(msg, run);
+      return;
+    }
+    if (msg.type === 'Execute') this.#expectExecute(msg.portal, command.text, run);
+    else this.#tracker.expect({ kind: 'query', run, ref: this.#masker?.query(command.text) });
     this.#outbox.push(raw);
     this.#flush();
+  }
+
+  /** With masking, an Execute whose columns nobody asked about is described first, by us. */
+  #expectExecute(portal: string, text: string, run: CommandRun): void {
+    const m = this.#masker?.execute(portal, text);
+    if (m?.describeFirst && this.#masker) {
+      this.#tracker.expect({ kind: 'describe', ref: this.#masker.internalDescribe(m.ref) });
+      this.#outbox.push(encodeFrontend({ type: 'Describe', target: 'P', name: portal }));
+    }
+    this.#tracker.expect({ kind: 'execute', run, ref: m?.ref });
+  }
+
+  /** A fastpath result is an untyped value masking cannot inspect: refused on masked sessions. */
+  #refuseFastpath(msg: FrontendMessage, run: CommandRun): void {
+    const error = new GatewayError(
+      'GW_MASKING_FAILED',
+      'fastpath function calls are not available on a connection with masking rules',
+    );
+    run.error = { code: error.code, message: error.clientMessage };
+    this.#completed(run, 'error');
+    this.#deny(msg, error);
   }
 
   /**
@@ -329,6 +383,10 @@ export class Relay {
   }
 
   #completed(run: CommandRun, outcome: 'ok' | 'error' | 'skipped' | 'aborted' | 'suspended'): void {
+    if (run.masked && !run.masked.empty && this.#masker) {
+      this.#pipeline.onMasked(this.#ctx, run.commandId, run.masked.toEvent(this.#masker.version));
+      run.masked = undefined;
+    }
     this.#pipeline.onResult(this.#ctx, run.commandId, {
       outcome,
       tags: run.tags,
@@ -354,6 +412,11 @@ export class Relay {
       );
       return;
     }
+    if (this.#masker) {
+      this.#backlog.push({ ...batch, next: 0, from: 0 });
+      if (!this.#stalled) this.#drainBacklog();
+      return;
+    }
     const { buf, frames } = batch;
     let from = 0;
     const parts: Uint8Array[] = [];
@@ -371,6 +434,87 @@ export class Relay {
         ? this.#client.write(parts[0] as Uint8Array)
         : this.#client.write(Buffer.concat(parts));
     if (!ok) this.#upstream.pause();
+  }
+
+  #drainBacklog(): void {
+    while (this.#backlog.length > 0 && !this.#stalled && !this.#closed) {
+      if (!this.#relayMasked(this.#backlog[0] as Backlog)) return;
+      this.#backlog.shift();
+    }
+  }
+
+  /** Relays one batch through the masker; false when it stalled or failed part-way. */
+  #relayMasked(item: Backlog): boolean {
+    const masker = this.#masker as ResultMasker;
+    const { buf, frames } = item;
+    const parts: Uint8Array[] = [];
+    for (; item.next < frames.length; item.next++) {
+      const f = frames[item.next] as Frame;
+      const act = masker.onFrame(this.#tracker.head, buf, f);
+      if (act?.kind === 'stall' || act?.kind === 'fail') {
+        parts.push(buf.subarray(item.from, f.start));
+        item.from = f.start;
+        this.#toClient(parts);
+        if (act.kind === 'stall') this.#stall(act.until);
+        else this.#maskingFailed(act.error);
+        return false;
+      }
+      const replaced = act?.bytes;
+      // The tracker records the masked error text, never the original.
+      const inject =
+        replaced && f.code === BACKEND.ErrorResponse
+          ? this.#tracker.onFrame(replaced, {
+              code: f.code,
+              start: 0,
+              end: replaced.length,
+              body: 5,
+            })
+          : this.#tracker.onFrame(buf, f);
+      if (inject) {
+        parts.push(buf.subarray(item.from, f.start), inject);
+        item.from = f.start;
+      }
+      if (replaced) {
+        parts.push(buf.subarray(item.from, f.start), replaced);
+        item.from = f.end;
+      }
+    }
+    parts.push(buf.subarray(item.from, item.complete));
+    this.#toClient(parts);
+    return true;
+  }
+
+  #toClient(parts: Uint8Array[]): void {
+    const out = parts.filter((p) => p.length > 0);
+    if (out.length === 0) return;
+    const ok = this.#client.write(out.length === 1 ? (out[0] as Uint8Array) : Buffer.concat(out));
+    if (!ok) this.#upstream.pause();
+  }
+
+  /** Holds every upstream frame until the lookup settles (it always does, by its deadline). */
+  #stall(until: Promise<void>): void {
+    this.#stalled = true;
+    this.#upstream.pause();
+    void until.then(() => {
+      this.#stalled = false;
+      if (this.#closed) return;
+      this.#drainBacklog();
+      if (!this.#stalled && !this.#closed && !this.#client.writableNeedDrain)
+        this.#upstream.resume();
+    });
+  }
+
+  /**
+   * A value could not be masked and its rule says fail. Mid-result there is no way to take back
+   * the rows already sent or to skip the rest of a multi-statement query, so the session ends
+   * with a FATAL GW_MASKING_FAILED in place of the rest of the result.
+   */
+  #maskingFailed(error: GatewayError): void {
+    this.#log.warn('masking failed; ending the session', {
+      session: this.#ctx.id,
+      code: error.code,
+    });
+    this.close('masking failed', error);
   }
 
   #upstreamClosed(): void {

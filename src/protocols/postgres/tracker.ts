@@ -6,10 +6,13 @@
  * "When an error is detected while processing any extended-query message, the backend issues
  *  ErrorResponse, then reads and discards messages until a Sync is reached"
  */
+
+import type { MaskTally } from '../../masking/tally.ts';
 import type { CommandResult } from '../../session/command.ts';
 import { decodeBackend } from './codec/backend-parser.ts';
 import type { Frame } from './codec/framer.ts';
 import { BACKEND } from './codec/messages.ts';
+import type { DescribeRef, PortalRef, QueryRef } from './masking/result-masker.ts';
 
 /** A forwarded command waiting for its outcome. */
 export interface CommandRun {
@@ -19,12 +22,16 @@ export interface CommandRun {
   rows: number;
   bytes: number;
   error: { code: string; message: string } | undefined;
+  /** What masking changed in this command's results (masked sessions only). */
+  masked?: MaskTally | undefined;
 }
 
+/** `ref`: the masking state of the response (masked sessions only). */
 export type Pending =
-  | { readonly kind: 'parse' | 'bind' | 'describe' | 'close' }
-  | { readonly kind: 'execute'; readonly run: CommandRun }
-  | { readonly kind: 'query'; readonly run: CommandRun }
+  | { readonly kind: 'parse' | 'bind' | 'close' }
+  | { readonly kind: 'describe'; readonly ref?: DescribeRef | undefined }
+  | { readonly kind: 'execute'; readonly run: CommandRun; readonly ref?: PortalRef | undefined }
+  | { readonly kind: 'query'; readonly run: CommandRun; readonly ref?: QueryRef | undefined }
   | { kind: 'sync'; inject: Uint8Array | null };
 
 export type Completion = (run: CommandRun, outcome: CommandResult['outcome']) => void;
@@ -78,6 +85,11 @@ export class ResponseTracker {
 
   get size(): number {
     return this.#queue.length - this.#head;
+  }
+
+  /** The response the next upstream frame belongs to. */
+  get head(): Pending | undefined {
+    return this.#queue[this.#head];
   }
 
   #peek(): Pending | undefined {

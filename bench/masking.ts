@@ -1,0 +1,292 @@
+/**
+ * `npm run bench:masking`: the cost of inline masking.
+ *
+ * 1. Detector throughput, single core (MB/s of values scanned), from bench/masking-detectors.ts
+ *    when present (target ≥ 80 MB/s).
+ * 2. A large SELECT (BENCH_ROWS patient-like rows, default 200 000: ids, names, SSNs, e-mails,
+ *    phones, clinical notes, dates) read with `pg` directly from PostgreSQL, through Airlock on a
+ *    connection without masking rules, and through Airlock on connections with column rules only,
+ *    and with a column rule plus four detector types scanned in every value (style full, and style
+ *    hash: one HMAC per distinct finding). Rounds are interleaved; medians are printed with the
+ *    masked/unmasked time ratio (target ≤ 1.5×).
+ *
+ * Env: BENCH_ROWS (200000), BENCH_ROUNDS (5), BENCH_SECONDS (detector bench, 3). Everything
+ * listens on 127.0.0.1 and stops by itself.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startLocalPostgres } from '../src/demo/local-postgres.ts';
+import { createDetectors } from '../src/masking/detectors/index.ts';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROOT = new URL('..', import.meta.url).pathname;
+const QUERY = 'SELECT * FROM people';
+
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (child.exitCode !== null) throw new Error(`airlock exited with ${child.exitCode}`);
+    const bound = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (bound) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`airlock did not start listening on ${port}`);
+}
+
+/** Detector MB/s: the detector library's own bench when present, else a quick local one. */
+async function detectorRate(): Promise<{ mbPerSec: number; source: string }> {
+  try {
+    const mod = (await import('./masking-detectors.ts')) as {
+      runDetectorBench?: () => { mbPerSec: number };
+    };
+    if (mod.runDetectorBench) {
+      return { mbPerSec: mod.runDetectorBench().mbPerSec, source: 'bench/masking-detectors.ts' };
+    }
+  } catch {
+    // fall through to the local measurement
+  }
+  const d = createDetectors();
+  const values = [
+    'Type 2 diabetes without complications; HbA1c 7.4%. Diet plan reviewed.',
+    'amelia.okafor@example.com',
+    '(617) 555-0104',
+    '2024-03-02 10:15:00+00',
+    'Follow-up in 6 weeks; call 617-555-0132 if symptoms worsen.',
+  ];
+  const bytes = values.reduce((n, v) => n + Buffer.byteLength(v), 0);
+  let passes = 0;
+  const start = performance.now();
+  while (performance.now() - start < 2000) {
+    for (const v of values) d.scan(v);
+    passes++;
+  }
+  return {
+    mbPerSec: (bytes * passes) / ((performance.now() - start) / 1000) / 1e6,
+    source: 'local',
+  };
+}
+
+const SEED = `
+CREATE TABLE people AS
+SELECT i AS id,
+  (ARRAY['Amelia','Benjamin','Chloe','Daniel','Elena','Farid','Grace','Hiroshi'])[i % 8 + 1] AS first_name,
+  (ARRAY['Okafor','Lindqvist','Martinez','Chen','Novak','Haddad','Whitfield'])[i % 7 + 1] AS last_name,
+  lpad((100 + i * 37 % 560)::text, 3, '0') || '-' || lpad((10 + i * 13 % 89)::text, 2, '0') || '-' ||
+    lpad((1000 + i * 379 % 8999)::text, 4, '0') AS ssn,
+  'patient' || i || '@example.com' AS email,
+  '(617) 555-01' || lpad((i % 100)::text, 2, '0') AS phone,
+  (ARRAY['Type 2 diabetes without complications; HbA1c 7.4%. Diet plan reviewed.',
+         'Essential hypertension; BP 148/92 on two readings. Started ACE inhibitor.',
+         'Acute upper respiratory infection; afebrile, lungs clear. Supportive care.',
+         'Low back pain after lifting; no red flags. Physical therapy referral.'])[i % 4 + 1] AS notes,
+  date '1940-01-01' + (i * 7 % 25000) AS date_of_birth
+FROM generate_series(1, ${ROWS}) AS i;
+`;
+
+async function startAirlock(dir: string, pgPort: number, user: string, password: string) {
+  const port = await freePort();
+  const config = join(dir, 'airlock.yaml');
+  writeFileSync(join(dir, 'db-password'), password, { mode: 0o600 });
+  writeFileSync(join(dir, 'salt'), 'bench-masking-salt-0123456789abcdef', { mode: 0o600 });
+  const conn = (name: string) => `  - name: ${name}
+    type: postgres
+    host: 127.0.0.1
+    port: ${pgPort}
+    database: bench
+    user: ${user}
+    password: \${file:${join(dir, 'db-password')}}
+    ssl: disable
+`;
+  writeFileSync(
+    config,
+    `listen:
+  postgres: 127.0.0.1:${port}
+data_dir: ${join(dir, 'data')}
+log:
+  level: warn
+audit:
+  sync: normal
+masking:
+  salt: \${file:${join(dir, 'salt')}}
+  rules:
+    - name: ssn
+      connections: [columns, types, types_hash]
+      columns: ['people.ssn']
+    - name: email-column
+      connections: [columns]
+      columns: ['people.email']
+      style: hash
+    - name: contact
+      connections: [types]
+      types: [email, phone, us_ssn, credit_card]
+    - name: contact-hash
+      connections: [types_hash]
+      types: [email, phone, us_ssn, credit_card]
+      style: hash
+connections:
+${conn('plain')}${conn('columns')}${conn('types')}${conn('types_hash')}`,
+  );
+  const cli = join(ROOT, 'src/cli/main.ts');
+  const token = execFileSync(process.execPath, [
+    cli,
+    'token',
+    'create',
+    '--config',
+    config,
+    '--owner',
+    'bench@example.com',
+    '--name',
+    'masking-bench',
+    '--purpose',
+    'benchmark',
+  ])
+    .toString()
+    .trim();
+  const child = spawn(process.execPath, [cli, 'serve', '--config', config], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  await waitForPort(port, child);
+  return { port, token };
+}
+
+interface Target {
+  readonly name: string;
+  readonly config: pg.ClientConfig;
+}
+
+/** One full read of the result; returns milliseconds and checks what came back. */
+async function readAll(t: Target): Promise<{ ms: number; masked: boolean }> {
+  const c = new pg.Client(t.config);
+  await c.connect();
+  try {
+    const start = performance.now();
+    const r = await c.query({ text: QUERY, rowMode: 'array' });
+    const ms = performance.now() - start;
+    if (r.rows.length !== ROWS) throw new Error(`${t.name}: ${r.rows.length} rows`);
+    const first = r.rows[0] as unknown[];
+    return { ms, masked: first[3] === '****' && /^(tok_|\*\*\*\*$)/.test(String(first[4])) };
+  } finally {
+    await c.end();
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+async function main(): Promise<void> {
+  log(`bench:masking: ${cpus().length} cpus, ${ROWS} rows x ${ROUNDS} rounds`);
+  const detectors = await detectorRate();
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-masking-'));
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const db = await startLocalPostgres({ ssl: false });
+  try {
+    const user = 'bench';
+    const password = `pw-${Date.now().toString(36)}`;
+    await db.createRole(user, password);
+    await db.createDatabase('bench', user);
+    await db.sql('bench', `SET ROLE ${user};\n${SEED}`);
+    const airlock = await startAirlock(dir, db.port, user, password);
+    const tokenId = airlock.token.split('_')[1] as string;
+    const via = (database: string): pg.ClientConfig => ({
+      host: '127.0.0.1',
+      port: airlock.port,
+      database,
+      user: tokenId,
+      password: airlock.token,
+      ssl: false,
+    });
+    const targets: Target[] = [
+      {
+        name: 'direct',
+        config: { host: '127.0.0.1', port: db.port, database: 'bench', user, password },
+      },
+      { name: 'airlock', config: via('plain') },
+      { name: 'columns', config: via('columns') },
+      { name: 'types', config: via('types') },
+      { name: 'types+hash', config: via('types_hash') },
+    ];
+    const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    for (const t of targets) await readAll(t); // warm up caches, JIT and the catalog lookup
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const t of targets) {
+        const r = await readAll(t);
+        const masking = t.name !== 'direct' && t.name !== 'airlock';
+        if (masking !== r.masked) throw new Error(`${t.name}: masking state wrong`);
+        times.get(t.name)?.push(r.ms);
+        log(`  round ${round} ${t.name.padEnd(15)} ${r.ms.toFixed(0)} ms`);
+      }
+    }
+    report(detectors, times);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await db.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function report(detectors: { mbPerSec: number; source: string }, times: Map<string, number[]>) {
+  const m = (name: string) => median(times.get(name) ?? []);
+  const best = (name: string) => Math.min(...(times.get(name) ?? []));
+  const plain = m('airlock');
+  const plainBest = best('airlock');
+  const rows: [string, string][] = [
+    ['PostgreSQL direct', 'direct'],
+    ['Airlock, no masking rules', 'airlock'],
+    ['Airlock, column rules only (ssn full, email hash)', 'columns'],
+    ['Airlock, ssn column + 4 detector types in every value, full', 'types'],
+    ['Airlock, ssn column + 4 detector types in every value, hash', 'types+hash'],
+  ];
+  const lines = [
+    '',
+    `detectors: ${detectors.mbPerSec.toFixed(1)} MB/s per core (${detectors.source}; target >= 80)`,
+    '',
+    `${QUERY}: ${ROWS} rows with pg, median of ${ROUNDS} interleaved rounds`,
+    '',
+    '| target | median ms | rows/s | vs unmasked Airlock | best ms | best vs best |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(([label, name]) => {
+      const ms = m(name);
+      const b = best(name);
+      return `| ${label} | ${ms.toFixed(0)} | ${((ROWS / ms) * 1000).toFixed(0)} | ${(ms / plain).toFixed(2)}x | ${b.toFixed(0)} | ${(b / plainBest).toFixed(2)}x |`;
+    }),
+    '',
+    'target: masked / unmasked through Airlock <= 1.5x',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  log(`bench failed: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+});
