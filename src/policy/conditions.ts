@@ -7,7 +7,9 @@
  * allow rule for `reporting.*` does not let a join with `patients` through.
  */
 import type { Identity } from '../identity/types.ts';
+import { EXEC_FACT_NAMES, type ExecFactName, type ExecInvocation } from '../shell/analyze.ts';
 import type { TableAccess } from '../sql/analyze.ts';
+import { compileCommandPattern, matchesCommand } from './commands.ts';
 import {
   FACT_NAMES,
   type FactName,
@@ -23,14 +25,30 @@ import { TimeWindow } from './window.ts';
 /** `any`: one item of the statement matching suffices; `every`: all must, and there is one. */
 export type ListMode = 'any' | 'every';
 
+/**
+ * What per-statement conditions judge: one SQL statement, or one program an SSH command line
+ * runs. A SQL key never matches a program and a `commands` key never matches SQL.
+ */
+export type Unit = StatementFacts | ExecInvocation;
+
+/** The unit as a SQL statement, if it is one. */
+export function sqlUnit(u: Unit | undefined): StatementFacts | undefined {
+  return u !== undefined && 'class' in u ? u : undefined;
+}
+
+/** The unit as a program invocation, if it is one. */
+export function execUnit(u: Unit | undefined): ExecInvocation | undefined {
+  return u !== undefined && 'argv' in u ? u : undefined;
+}
+
 export interface Condition {
   /** The `match` key, e.g. `connections`, `labels.env`, `tables`. */
   readonly key: string;
-  /** Whether it depends on the statement (false: connection, identity, grant, time). */
+  /** Whether it depends on the statement (false: connection, identity, grant, time, kind). */
   readonly perStatement: boolean;
-  test(input: PolicyInput, st: StatementFacts | undefined): boolean;
+  test(input: PolicyInput, st: Unit | undefined): boolean;
   /** Why `test` failed, for people. */
-  why(input: PolicyInput, st: StatementFacts | undefined): string;
+  why(input: PolicyInput, st: Unit | undefined): string;
 }
 
 export interface CompileContext {
@@ -55,6 +73,9 @@ export function compileMatch(match: MatchSpec, ctx: CompileContext): Condition[]
   if (match.identity?.owners) conds.push(identityField('owners', 'owner', match.identity.owners));
   if (match.groups) conds.push(groups(match.groups));
   if (match.has_grant !== undefined) conds.push(hasGrant(match.has_grant));
+  if (match.session) conds.push(session(match.session));
+  if (match.forwards) conds.push(forwards(match.forwards));
+  if (match.commands) conds.push(commands(match.commands, ctx.mode));
   if (match.classes) conds.push(classes(match.classes));
   if (match.statements) conds.push(statements(match.statements, ctx.mode));
   if (match.facts) conds.push(facts(match.facts, ctx.mode));
@@ -152,8 +173,11 @@ function classes(wanted: readonly string[]): Condition {
   return {
     key: 'classes',
     perStatement: true,
-    test: (_input, st) => st !== undefined && set.has(st.class),
-    why: (_input, st) => `class ${st?.class ?? 'unknown'} is not in ${list(wanted)}`,
+    test: (_input, u) => {
+      const st = sqlUnit(u);
+      return st !== undefined && set.has(st.class);
+    },
+    why: (_input, u) => `class ${sqlUnit(u)?.class ?? 'none (not SQL)'} is not in ${list(wanted)}`,
   };
 }
 
@@ -163,10 +187,12 @@ function statements(patterns: readonly string[], mode: ListMode): Condition {
   return {
     key: 'statements',
     perStatement: true,
-    test: (_input, st) =>
-      st !== undefined && (mode === 'any' ? st.tags.some(ok) : st.tags.every(ok)),
-    why: (_input, st) => {
-      const tags = st?.tags ?? [];
+    test: (_input, u) => {
+      const st = sqlUnit(u);
+      return st !== undefined && (mode === 'any' ? st.tags.some(ok) : st.tags.every(ok));
+    },
+    why: (_input, u) => {
+      const tags = sqlUnit(u)?.tags ?? [];
       if (mode === 'any') return `command tags [${tags.join(', ')}] are not in ${list(g)}`;
       return `command tag ${tags.find((t) => !ok(t)) ?? '?'} is not in ${list(g)}`;
     },
@@ -177,16 +203,30 @@ function normaliseTag(pattern: string): string {
   return pattern.trim().replace(/\s+/g, ' ');
 }
 
-function facts(wanted: readonly FactName[], mode: ListMode): Condition {
-  const set = new Set<FactName>(wanted);
-  const anyOf = (st: StatementFacts) => {
-    for (const f of wanted) if (st.facts[f]) return true;
+type AnyFact = FactName | ExecFactName;
+
+/** The facts that hold for a unit, keyed by name, and the names its kind can have. */
+function factsOf(u: Unit): {
+  readonly set: Readonly<Record<string, boolean>>;
+  readonly names: readonly AnyFact[];
+} {
+  const st = sqlUnit(u);
+  if (st !== undefined) return { set: st.facts, names: FACT_NAMES };
+  return { set: (u as ExecInvocation).facts, names: EXEC_FACT_NAMES };
+}
+
+function facts(wanted: readonly AnyFact[], mode: ListMode): Condition {
+  const set = new Set<AnyFact>(wanted);
+  const anyOf = (u: Unit) => {
+    const { set: held } = factsOf(u);
+    for (const f of wanted) if (held[f] === true) return true;
     return false;
   };
-  const everyOf = (st: StatementFacts) => {
+  const everyOf = (u: Unit) => {
+    const { set: holds, names } = factsOf(u);
     let held = 0;
-    for (const f of FACT_NAMES) {
-      if (!st.facts[f]) continue;
+    for (const f of names) {
+      if (holds[f] !== true) continue;
       if (!set.has(f)) return false;
       held += 1;
     }
@@ -197,7 +237,8 @@ function facts(wanted: readonly FactName[], mode: ListMode): Condition {
     perStatement: true,
     test: (_input, st) => st !== undefined && (mode === 'any' ? anyOf(st) : everyOf(st)),
     why: (_input, st) => {
-      const held = FACT_NAMES.filter((f) => st?.facts[f] === true);
+      const of = st === undefined ? undefined : factsOf(st);
+      const held = of === undefined ? [] : of.names.filter((f) => of.set[f] === true);
       const has = held.length === 0 ? 'none' : held.join(', ');
       if (mode === 'any') return `none of ${list(wanted)} holds (facts: ${has})`;
       const extra = held.find((f) => !set.has(f));
@@ -267,10 +308,14 @@ function tables(
   return {
     key: patterns === undefined ? 'access' : 'tables',
     perStatement: true,
-    test: (_input, st) =>
-      st !== undefined && (ctx.mode === 'any' ? st.tables.some(ok) : someAndAll(st.tables, ok)),
-    why: (_input, st) => {
-      const ts = st?.tables ?? [];
+    test: (_input, u) => {
+      const st = sqlUnit(u);
+      return (
+        st !== undefined && (ctx.mode === 'any' ? st.tables.some(ok) : someAndAll(st.tables, ok))
+      );
+    },
+    why: (_input, u) => {
+      const ts = sqlUnit(u)?.tables ?? [];
       if (ts.length === 0) return 'the statement names no table';
       if (ctx.mode === 'any') return `no table matches ${wanted} (tables: ${describeTables(ts)})`;
       const bad = ts.find((t) => !ok(t));
@@ -288,16 +333,69 @@ function functions(patterns: readonly string[], ctx: CompileContext): Condition 
   return {
     key: 'functions',
     perStatement: true,
-    test: (_input, st) =>
-      st !== undefined &&
-      (ctx.mode === 'any' ? st.functions.some(ok) : someAndAll(st.functions, ok)),
-    why: (_input, st) => {
-      const fs = st?.functions ?? [];
+    test: (_input, u) => {
+      const st = sqlUnit(u);
+      return (
+        st !== undefined &&
+        (ctx.mode === 'any' ? st.functions.some(ok) : someAndAll(st.functions, ok))
+      );
+    },
+    why: (_input, u) => {
+      const fs = sqlUnit(u)?.functions ?? [];
       if (fs.length === 0) return 'the statement calls no function';
       if (ctx.mode === 'any') {
         return `no function matches ${list(patterns)} (calls: ${fs.map((f) => f.name).join(', ')})`;
       }
       return `function ${fs.find((f) => !ok(f))?.name} is not in ${list(patterns)}`;
+    },
+  };
+}
+
+/** What kind of command it is (`sql`, `exec`, `shell`, `sftp`, `forward`). */
+function session(kinds: readonly string[]): Condition {
+  const set = new Set(kinds);
+  return {
+    key: 'session',
+    perStatement: false,
+    test: (input) => set.has(input.command.kind),
+    why: (input) => `command kind ${input.command.kind} is not in ${list(kinds)}`,
+  };
+}
+
+/** The `host:port` a port forward asks for. */
+function forwards(patterns: readonly string[]): Condition {
+  const g = compileGlobs(patterns, { ignoreCase: true });
+  const target = (input: PolicyInput) =>
+    input.command.kind === 'forward' ? `${input.command.host}:${input.command.port}` : undefined;
+  return {
+    key: 'forwards',
+    perStatement: false,
+    test: (input) => {
+      const t = target(input);
+      return t !== undefined && globMatch(g, t);
+    },
+    why: (input) => {
+      const t = target(input);
+      return t === undefined ? 'not a port forward' : `${t} is not in ${list(g)}`;
+    },
+  };
+}
+
+/** Programs an SSH command line runs, matched on their parsed argv (see commands.ts). */
+function commands(patterns: readonly string[], mode: ListMode): Condition {
+  const compiled = patterns.map(compileCommandPattern);
+  const ok = (inv: ExecInvocation) => compiled.some((p) => matchesCommand(p, inv, mode));
+  return {
+    key: 'commands',
+    perStatement: true,
+    test: (_input, u) => {
+      const inv = execUnit(u);
+      return inv !== undefined && ok(inv);
+    },
+    why: (_input, u) => {
+      const inv = execUnit(u);
+      if (inv === undefined) return 'not a command line';
+      return `${inv.argv.join(' ').slice(0, 120)} does not match ${list(patterns)}`;
     },
   };
 }

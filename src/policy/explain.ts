@@ -1,6 +1,7 @@
 /**
  * What `CompiledPolicy.explain` returns, and its text form for `airlock policy explain`.
  */
+import type { ExecFactName } from '../shell/analyze.ts';
 import type { FactName, FunctionFact, StatementClass, TableFact } from './facts.ts';
 import type { Decision } from './policy.ts';
 import type { Action } from './schema.ts';
@@ -29,14 +30,29 @@ export interface StatementExplanation {
   readonly rules: readonly RuleTrace[];
 }
 
+/** One program of an SSH command line. */
+export interface InvocationExplanation {
+  readonly index: number;
+  readonly program: string;
+  readonly argv: readonly string[];
+  readonly via: readonly string[];
+  readonly facts: readonly ExecFactName[];
+  readonly decision: Decision;
+  readonly rules: readonly RuleTrace[];
+}
+
 export interface Explanation {
   /** The same decision `decide` returns for this input. */
   readonly decision: Decision;
   readonly phase: 'parse' | 'execute';
   readonly policy: { readonly source: string; readonly hash: string };
-  /** Set when the SQL did not parse: the parser's message and the rules tried. */
+  /** Set when the command did not parse: the parser's message and the rules tried. */
   readonly unparsable?: { readonly error: string; readonly rules: readonly RuleTrace[] };
   readonly statements: readonly StatementExplanation[];
+  /** An SSH command line: each program it runs. */
+  readonly invocations?: readonly InvocationExplanation[];
+  /** A shell, SFTP session or port forward: judged as a whole. */
+  readonly whole?: { readonly kind: string; readonly rules: readonly RuleTrace[] };
 }
 
 /**
@@ -52,6 +68,8 @@ export function formatExplanation(e: Explanation): string {
     lines.push('', `unparsable: ${e.unparsable.error}`, ...formatTraces(e.unparsable.rules));
   }
   for (const s of e.statements) lines.push('', ...formatStatement(s));
+  for (const i of e.invocations ?? []) lines.push('', ...formatInvocation(i));
+  if (e.whole !== undefined) lines.push('', `${e.whole.kind}:`, ...formatTraces(e.whole.rules));
   return `${lines.join('\n')}\n`;
 }
 
@@ -80,6 +98,17 @@ function formatStatement(s: StatementExplanation): string[] {
     `  facts: ${s.facts.join(', ') || '-'}`,
     `  decision: ${formatDecision(s.decision)}`,
     ...formatTraces(s.rules),
+  ];
+}
+
+function formatInvocation(i: InvocationExplanation): string[] {
+  const via = i.via.length > 0 ? `  via: ${i.via.join(' > ')}` : '';
+  return [
+    `program ${i.index + 1}: ${i.program}${via}`,
+    `  argv: ${i.argv.map((a) => JSON.stringify(a)).join(' ')}`,
+    `  facts: ${i.facts.join(', ') || '-'}`,
+    `  decision: ${formatDecision(i.decision)}`,
+    ...formatTraces(i.rules),
   ];
 }
 

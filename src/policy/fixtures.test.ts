@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
+import type { SqlCommand } from '../session/command.ts';
 import { initSqlParser } from '../sql/analyze.ts';
 import { caseInput, FixtureError, parseFixtures, runFixtures } from './fixtures.ts';
 import { loadPolicy, loadPolicyFile } from './rules.ts';
@@ -42,7 +43,10 @@ cases:
     });
     const ib = caseInput(b!, fixtures.defaults);
     assert.deepEqual([ib.connection, ib.connectionLabels, ib.identity.kind], ['dev', {}, 'oidc']);
-    assert.deepEqual([ib.phase, ib.hasGrant, ib.command.protocol], ['parse', true, 'simple']);
+    assert.deepEqual(
+      [ib.phase, ib.hasGrant, (ib.command as SqlCommand).protocol],
+      ['parse', true, 'simple'],
+    );
   });
 
   test('results say what was expected and what came', () => {

@@ -1,11 +1,13 @@
 /**
- * Policy fixtures: a YAML file of SQL cases with the decision each must get, run by
- * `airlock policy test`. Cases build the same `PolicyInput` the gateway builds.
+ * Policy fixtures: a YAML file of cases (SQL statements, SSH command lines, shells, SFTP
+ * sessions, port forwards) with the decision each must get, run by `airlock policy test`.
+ * Cases build the same `PolicyInput` the gateway builds.
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Identity } from '../identity/types.ts';
-import type { SqlCommand } from '../session/command.ts';
+import type { Command, SqlCommand } from '../session/command.ts';
+import { analyzeShell } from '../shell/analyze.ts';
 import { analyzeSql } from '../sql/analyze.ts';
 import type { Decision, PolicyInput } from './policy.ts';
 import type { CompiledPolicy } from './rules.ts';
@@ -29,15 +31,37 @@ const contextFields = {
   at: at.optional(),
 };
 
-const caseSchema = z.strictObject({
-  name: z.string().min(1),
-  sql: z.string(),
-  ...contextFields,
-  params: z.array(z.string().nullable()).optional(),
-  phase: z.enum(['parse', 'execute']).optional(),
-  expect: z.enum(ACTIONS),
-  expect_rule: z.string().min(1).optional(),
-});
+const COMMAND_KEYS = ['sql', 'exec', 'session', 'forward'] as const;
+
+const caseSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** A SQL statement (PostgreSQL). */
+    sql: z.string().optional(),
+    /** An SSH command line (`ssh host '<exec>'`). */
+    exec: z.string().optional(),
+    /** An interactive SSH shell or an SFTP session. */
+    session: z.enum(['shell', 'sftp']).optional(),
+    /** An SSH port forward, `host:port`. */
+    forward: z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')
+      .optional(),
+    ...contextFields,
+    params: z.array(z.string().nullable()).optional(),
+    phase: z.enum(['parse', 'execute']).optional(),
+    expect: z.enum(ACTIONS),
+    expect_rule: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const given = COMMAND_KEYS.filter((k) => c[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected exactly one of ${COMMAND_KEYS.join(', ')}`,
+      });
+    }
+  });
 
 export const fixtureSchema = z.strictObject({
   /** The policy file, relative to the fixture file. */
@@ -119,12 +143,28 @@ export function caseInput(c: FixtureCase, defaults: FixtureFile['defaults'] = {}
     identity: caseIdentity(c.identity ?? defaults.identity),
     connection: c.connection ?? defaults.connection ?? 'default',
     ...(labels === undefined ? {} : { connectionLabels: labels }),
-    command: sqlCommand(c.sql, c.params),
-    analysis: analyzeSql(c.sql),
+    ...commandOf(c),
     phase: c.phase ?? 'execute',
     hasGrant: c.has_grant ?? defaults.has_grant ?? false,
     now: time === undefined ? Date.now() : Date.parse(time),
   };
+}
+
+function commandOf(c: FixtureCase): { command: Command } & Partial<PolicyInput> {
+  if (c.sql !== undefined)
+    return { command: sqlCommand(c.sql, c.params), analysis: analyzeSql(c.sql) };
+  if (c.exec !== undefined) {
+    return { command: { kind: 'exec', text: c.exec, channel: 0 }, shell: analyzeShell(c.exec) };
+  }
+  if (c.session !== undefined) {
+    const text = c.session === 'shell' ? 'interactive shell' : 'sftp';
+    return { command: { kind: c.session, text, channel: 0 } };
+  }
+  const target = c.forward ?? '';
+  const at = target.lastIndexOf(':');
+  const host = target.slice(0, at);
+  const port = Number(target.slice(at + 1));
+  return { command: { kind: 'forward', text: `forward to ${target}`, host, port } };
 }
 
 function caseIdentity(spec: z.output<typeof identitySchema> | undefined): Identity {

@@ -4,6 +4,7 @@
  */
 import type { Identity } from '../identity/types.ts';
 import type { Command } from '../session/command.ts';
+import type { ShellAnalysis } from '../shell/analyze.ts';
 import type { SqlAnalysis } from '../sql/analyze.ts';
 
 /** Who may approve a held command: `min` distinct members of any of `groups`. */
@@ -38,6 +39,8 @@ export interface PolicyInput {
   readonly command: Command;
   /** The parsed statements of a SQL command (the real PostgreSQL grammar), when it is SQL. */
   readonly analysis?: SqlAnalysis;
+  /** The programs an SSH `exec` command line runs (the shell grammar), when it is one. */
+  readonly shell?: ShellAnalysis;
   /**
    * `parse`: a prepared statement's text at Parse (no parameters yet): only `deny` is acted on
    * then. `execute` (default): the command about to run, with its bound parameters.

@@ -8,8 +8,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { type Condition, compileMatch } from './conditions.ts';
-import type { Explanation, RuleTrace, StatementExplanation } from './explain.ts';
+import { type ExecInvocation, trueExecFacts } from '../shell/analyze.ts';
+import { type Condition, compileMatch, type Unit } from './conditions.ts';
+import type {
+  Explanation,
+  InvocationExplanation,
+  RuleTrace,
+  StatementExplanation,
+} from './explain.ts';
 import { commandFacts, type StatementFacts, trueFacts } from './facts.ts';
 import type { Decision, PolicyEngine, PolicyInput, ReviewRequirement } from './policy.ts';
 import {
@@ -20,6 +26,7 @@ import {
   policySchema,
   type RuleSpec,
   unparsableAction,
+  unparsableExecAction,
 } from './schema.ts';
 
 /**
@@ -46,6 +53,8 @@ interface CompiledRule {
   readonly conditions: readonly Condition[];
   /** No condition looks at the statement: the rule may judge SQL that did not parse. */
   readonly statementFree: boolean;
+  /** Names `session: forward` or `forwards:`: only such rules judge port forwards. */
+  readonly forForwards: boolean;
   readonly decision: Decision;
 }
 
@@ -54,6 +63,11 @@ const UNPARSABLE_MESSAGE: Readonly<Record<Action, string>> = {
   allow: 'the SQL parser rejects this statement; allowed unchecked',
   review: 'the SQL parser rejects this statement, so the policy cannot check it; a person must',
   deny: 'the SQL parser rejects this statement, so the policy cannot check it; denied',
+};
+const UNPARSABLE_EXEC_MESSAGE: Readonly<Record<Action, string>> = {
+  allow: 'Airlock cannot tell which programs this command line runs; allowed unchecked',
+  review: 'Airlock cannot tell which programs this command line runs; a person must check it',
+  deny: 'Airlock cannot tell which programs this command line runs, so the policy cannot check it; denied',
 };
 const EMPTY: Decision = Object.freeze({ action: 'allow', rule: 'empty' });
 
@@ -117,6 +131,8 @@ export class CompiledPolicy implements PolicyEngine {
   readonly #rules: readonly CompiledRule[];
   readonly #fallback: Decision;
   readonly #unparsable: Decision;
+  readonly #unparsableExec: Decision;
+  readonly #noForward: Decision;
 
   constructor(file: PolicyFile, source: string, hash: string) {
     this.source = source;
@@ -132,17 +148,25 @@ export class CompiledPolicy implements PolicyEngine {
     this.#unparsable = makeDecision(unparsable, 'unparsable', file, {
       message: UNPARSABLE_MESSAGE[unparsable],
     });
+    const unparsableExec = unparsableExecAction(d);
+    this.#unparsableExec = makeDecision(unparsableExec, 'unparsable', file, {
+      message: UNPARSABLE_EXEC_MESSAGE[unparsableExec],
+    });
+    this.#noForward = makeDecision('deny', 'default', file, {
+      message: 'port forwarding is off unless a policy rule allows it',
+    });
   }
 
   decide(input: PolicyInput): Decision {
-    const facts = input.analysis === undefined ? undefined : commandFacts(input.analysis);
     let worst: Decision;
-    if (facts === undefined) worst = this.#decideUnparsable(input);
-    else if (facts.length === 0) worst = EMPTY;
+    const units = unitsOf(input);
+    if (units === 'unparsable') worst = this.#decideUnparsable(input);
+    else if (units === 'whole') worst = this.#decideWhole(input);
+    else if (units.length === 0) worst = EMPTY;
     else {
-      worst = this.#decideStatement(input, facts[0] as StatementFacts);
-      for (let i = 1; i < facts.length && worst.action !== 'deny'; i += 1) {
-        const d = this.#decideStatement(input, facts[i] as StatementFacts);
+      worst = this.#decideStatement(input, units[0] as Unit);
+      for (let i = 1; i < units.length && worst.action !== 'deny'; i += 1) {
+        const d = this.#decideStatement(input, units[i] as Unit);
         if (RANK[d.action] > RANK[worst.action]) worst = d;
       }
     }
@@ -162,14 +186,45 @@ export class CompiledPolicy implements PolicyEngine {
       phase: input.phase ?? 'execute',
       policy: { source: this.source, hash: this.hash },
     } as const;
-    const facts = input.analysis === undefined ? undefined : commandFacts(input.analysis);
-    if (facts === undefined) {
+    const units = unitsOf(input);
+    if (units === 'unparsable') {
       const rules: RuleTrace[] = [];
       this.#firstMatch(input, undefined, rules);
-      const error = input.analysis?.ok === false ? input.analysis.error : 'no SQL analysis';
-      return { ...base, unparsable: { error, rules }, statements: [] };
+      return { ...base, unparsable: { error: unparsableError(input), rules }, statements: [] };
     }
-    return { ...base, statements: facts.map((st, i) => this.#explainStatement(input, st, i)) };
+    if (units === 'whole') {
+      const rules: RuleTrace[] = [];
+      this.#firstMatch(input, undefined, rules, input.command.kind === 'forward');
+      return { ...base, whole: { kind: input.command.kind, rules }, statements: [] };
+    }
+    if (input.command.kind === 'exec') {
+      const invocations = (units as readonly ExecInvocation[]).map((inv, i) =>
+        this.#explainInvocation(input, inv, i),
+      );
+      return { ...base, statements: [], invocations };
+    }
+    const statements = (units as readonly StatementFacts[]).map((st, i) =>
+      this.#explainStatement(input, st, i),
+    );
+    return { ...base, statements };
+  }
+
+  #explainInvocation(
+    input: PolicyInput,
+    inv: ExecInvocation,
+    index: number,
+  ): InvocationExplanation {
+    const rules: RuleTrace[] = [];
+    const rule = this.#firstMatch(input, inv, rules);
+    return {
+      index,
+      program: inv.program,
+      argv: inv.argv,
+      via: inv.via,
+      facts: trueExecFacts(inv.facts),
+      decision: rule?.decision ?? this.#fallback,
+      rules,
+    };
   }
 
   #explainStatement(input: PolicyInput, st: StatementFacts, index: number): StatementExplanation {
@@ -190,15 +245,21 @@ export class CompiledPolicy implements PolicyEngine {
     };
   }
 
-  #decideStatement(input: PolicyInput, st: StatementFacts): Decision {
+  #decideStatement(input: PolicyInput, st: Unit): Decision {
     return this.#firstMatch(input, st, undefined)?.decision ?? this.#fallback;
   }
 
+  /** Shells, SFTP sessions and forwards have no statements: rules about the session decide. */
+  #decideWhole(input: PolicyInput): Decision {
+    const forward = input.command.kind === 'forward';
+    const rule = this.#firstMatch(input, undefined, undefined, forward);
+    return rule?.decision ?? (forward ? this.#noForward : this.#fallback);
+  }
+
   #decideUnparsable(input: PolicyInput): Decision {
+    const base = input.command.kind === 'exec' ? this.#unparsableExec : this.#unparsable;
     const rule = this.#firstMatch(input, undefined, undefined);
-    if (rule === undefined || RANK[rule.decision.action] <= RANK[this.#unparsable.action]) {
-      return this.#unparsable;
-    }
+    if (rule === undefined || RANK[rule.decision.action] <= RANK[base.action]) return base;
     return rule.decision;
   }
 
@@ -208,11 +269,13 @@ export class CompiledPolicy implements PolicyEngine {
    */
   #firstMatch(
     input: PolicyInput,
-    st: StatementFacts | undefined,
+    st: Unit | undefined,
     trace: RuleTrace[] | undefined,
+    forwardsOnly = false,
   ): CompiledRule | undefined {
     for (const rule of this.#rules) {
       if (st === undefined && !rule.statementFree) continue;
+      if (forwardsOnly && !rule.forForwards) continue;
       const failed = firstFailure(rule, input, st);
       trace?.push(traceOf(rule, input, st, failed));
       if (failed === undefined) return rule;
@@ -221,10 +284,31 @@ export class CompiledPolicy implements PolicyEngine {
   }
 }
 
+/**
+ * What a command is judged by: its SQL statements or the programs its command line runs, or
+ * 'whole' (shell, SFTP, forward: rules about the session only), or 'unparsable'.
+ */
+function unitsOf(input: PolicyInput): readonly Unit[] | 'unparsable' | 'whole' {
+  const kind = input.command.kind;
+  if (kind === 'sql') {
+    const facts = input.analysis === undefined ? undefined : commandFacts(input.analysis);
+    return facts ?? 'unparsable';
+  }
+  if (kind === 'exec') return input.shell?.ok === true ? input.shell.invocations : 'unparsable';
+  return 'whole';
+}
+
+function unparsableError(input: PolicyInput): string {
+  if (input.command.kind === 'exec') {
+    return input.shell?.ok === false ? input.shell.error : 'no command line analysis';
+  }
+  return input.analysis?.ok === false ? input.analysis.error : 'no SQL analysis';
+}
+
 function firstFailure(
   rule: CompiledRule,
   input: PolicyInput,
-  st: StatementFacts | undefined,
+  st: Unit | undefined,
 ): Condition | undefined {
   for (const c of rule.conditions) if (!c.test(input, st)) return c;
   return undefined;
@@ -233,7 +317,7 @@ function firstFailure(
 function traceOf(
   rule: CompiledRule,
   input: PolicyInput,
-  st: StatementFacts | undefined,
+  st: Unit | undefined,
   failed: Condition | undefined,
 ): RuleTrace {
   const { name, action } = rule;
@@ -263,6 +347,8 @@ function compileRule(spec: RuleSpec, file: PolicyFile): CompiledRule {
     action: spec.action,
     conditions,
     statementFree: conditions.every((c) => !c.perStatement),
+    forForwards:
+      spec.match.forwards !== undefined || spec.match.session?.includes('forward') === true,
     decision: makeDecision(spec.action, spec.name, file, {
       message: spec.message,
       approvers: spec.approvers,

@@ -3,6 +3,8 @@
  * `loadPolicy` in rules.ts for the semantics.
  */
 import { z } from 'zod';
+import { EXEC_FACT_NAMES } from '../shell/analyze.ts';
+import { CommandPatternError, compileCommandPattern } from './commands.ts';
 import { FACT_NAMES, STATEMENT_CLASSES } from './facts.ts';
 import { isTimeZone, parseClock, WEEKDAYS } from './window.ts';
 
@@ -46,6 +48,26 @@ export const approverSchema = z.strictObject({
 });
 const approvers = z.array(approverSchema).min(1, 'expected at least one approver rule');
 
+/** What a command is: SQL, an SSH command line, shell, SFTP session or port forward. */
+export const SESSION_KINDS = ['sql', 'exec', 'shell', 'sftp', 'forward'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
+const commandPattern = z.string().superRefine((s, ctx) => {
+  try {
+    compileCommandPattern(s);
+  } catch (err) {
+    if (!(err instanceof CommandPatternError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
+
+const hostPortPattern = z
+  .string()
+  .regex(
+    /^!?[^\s:]+:[0-9*?]+$/,
+    'expected host:port (globs allowed, e.g. "db.internal:5432", "*.svc:443")',
+  );
+
 const clock = z.string().refine((s) => parseClock(s) !== undefined, 'expected HH:MM (00:00-24:00)');
 
 const windowSchema = z
@@ -78,7 +100,19 @@ const matchSchema = z.strictObject({
   groups: patterns.optional(),
   classes: z.array(z.enum(STATEMENT_CLASSES)).min(1).optional(),
   statements: patterns.optional(),
-  facts: z.array(z.enum(FACT_NAMES)).min(1).optional(),
+  facts: z
+    .array(z.enum([...FACT_NAMES, ...EXEC_FACT_NAMES]))
+    .min(1)
+    .optional(),
+  /** SSH command lines: programs with flags and words, matched on the parsed argv. */
+  commands: z.array(commandPattern).min(1, 'expected at least one entry').optional(),
+  /** What kind of command: `shell` to hold interactive shells, `forward` for `ssh -L`. */
+  session: z
+    .union([z.enum(SESSION_KINDS), z.array(z.enum(SESSION_KINDS)).min(1)])
+    .transform((v) => (typeof v === 'string' ? [v] : v))
+    .optional(),
+  /** Port forwarding targets, `host:port` globs. */
+  forwards: z.array(hostPortPattern).min(1, 'expected at least one entry').optional(),
   tables: patterns.optional(),
   access: z
     .array(z.enum(['read', 'write', 'ddl']))
@@ -107,6 +141,8 @@ export const policySchema = z.strictObject({
       action: z.enum(ACTIONS).default('allow'),
       /** Default: `review` when `approvers` are set, else `deny` (see {@link unparsableAction}). */
       unparsable: z.enum(ACTIONS).optional(),
+      /** SSH command lines the shell parser cannot analyse; default: as `unparsable`. */
+      unparsable_exec: z.enum(ACTIONS).optional(),
       message: z.string().min(1).optional(),
       review_timeout: duration.default(300_000),
       approvers: approvers.optional(),
@@ -138,6 +174,17 @@ export function unparsableAction(defaults: PolicyFile['defaults']): Action {
 }
 
 /**
+ * What SSH command lines the shell parser cannot analyse get: `unparsable_exec`, else as
+ * {@link unparsableAction}.
+ *
+ * @example
+ * unparsableExecAction({ ...defaults, unparsable_exec: 'deny' }); // 'deny'
+ */
+export function unparsableExecAction(defaults: PolicyFile['defaults']): Action {
+  return defaults.unparsable_exec ?? unparsableAction(defaults);
+}
+
+/**
  * Cross-field problems zod cannot see, each as `key.path: reason`.
  *
  * @example
@@ -146,7 +193,7 @@ export function unparsableAction(defaults: PolicyFile['defaults']): Action {
 export function crossCheck(file: PolicyFile): string[] {
   const problems: string[] = [];
   const hasDefaultApprovers = file.defaults.approvers !== undefined;
-  for (const key of ['action', 'unparsable'] as const) {
+  for (const key of ['action', 'unparsable', 'unparsable_exec'] as const) {
     if (file.defaults[key] === 'review' && !hasDefaultApprovers) {
       problems.push(`defaults.${key}: review needs defaults.approvers`);
     }

@@ -26,16 +26,61 @@ export interface SqlCommand {
   readonly paramsDigest?: string;
 }
 
-/** Every command kind; later engines add exec, shell-input, http. */
-export type Command = SqlCommand;
+/** What an SSH session channel asked for, with its terminal when it has one. */
+interface SshChannelCommand {
+  /** The SSH channel (the client's number for it) the request arrived on. */
+  readonly channel: number;
+  /** The terminal the client requested (`ssh -t`), if any. */
+  readonly pty?: { readonly term: string; readonly cols: number; readonly rows: number };
+}
+
+/** An SSH `exec` request: a command line the upstream user's shell runs. */
+export interface ExecCommand extends SshChannelCommand {
+  readonly kind: 'exec';
+  /** The command line exactly as the client sent it. */
+  readonly text: string;
+}
+
+/** An interactive SSH shell (`ssh host` with no command). */
+export interface ShellCommand extends SshChannelCommand {
+  readonly kind: 'shell';
+  /** How it is shown to approvers and in the ledger, e.g. `interactive shell (xterm 80x24)`. */
+  readonly text: string;
+}
+
+/** The SFTP subsystem (`sftp`, and `scp` in its default SFTP mode). */
+export interface SftpCommand extends SshChannelCommand {
+  readonly kind: 'sftp';
+  readonly text: string;
+}
+
+/** SSH port forwarding (`ssh -L`): a TCP connection from the upstream host to `host:port`. */
+export interface ForwardCommand {
+  readonly kind: 'forward';
+  /** `forward to host:port`. */
+  readonly text: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Every command kind; later engines add http. */
+export type Command = SqlCommand | ExecCommand | ShellCommand | SftpCommand | ForwardCommand;
+export type CommandKind = Command['kind'];
 
 /** How a forwarded command ended, as reported by the engine. */
 export interface CommandResult {
   readonly outcome: 'ok' | 'error' | 'skipped' | 'aborted' | 'suspended';
-  /** Command tags (one per statement of a multi-statement Query). */
-  readonly tags: readonly string[];
-  readonly rows: number;
+  /** Command tags (one per statement of a multi-statement Query); SQL only. */
+  readonly tags?: readonly string[];
+  /** Rows returned or affected; SQL only. */
+  readonly rows?: number;
+  /** Bytes sent to the client. */
   readonly bytes: number;
   readonly durationMs: number;
   readonly error?: { readonly code: string; readonly message: string };
+  /** Bytes received from the client (SSH: standard input, uploads). */
+  readonly bytesIn?: number;
+  /** SSH: the exit status the command reported, or the signal that ended it. */
+  readonly exitStatus?: number;
+  readonly exitSignal?: string;
 }

@@ -8,6 +8,7 @@ import type { AuditRedactor, MaskingEngine } from '../masking/engine.ts';
 import type { MaskedEventData } from '../masking/tally.ts';
 import type { Decision, PolicyEngine } from '../policy/policy.ts';
 import type { HoldOutcome, ReviewService } from '../review/service.ts';
+import { analyzeShell, type ShellAnalysis, trueExecFacts } from '../shell/analyze.ts';
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Command, CommandResult, SqlParam } from './command.ts';
@@ -31,11 +32,22 @@ export interface PipelineDeps {
    * ledger records of a command (statement text, parameters, error messages) as well.
    */
   readonly masking?: MaskingEngine | undefined;
+  /**
+   * Removes credentials from command lines before the ledger records them (SSH `exec` text):
+   * `[masked:github_token]`. Policy always judges the full text.
+   */
+  readonly redactSecrets?: ((text: string) => string) | undefined;
+}
+
+/** A command's analysis: the SQL grammar's for SQL, the shell parser's for SSH `exec`. */
+interface Analysis {
+  readonly sql?: SqlAnalysis;
+  readonly shell?: ShellAnalysis;
 }
 
 /** What an engine lends the pipeline for one command. */
 export interface CommandHooks {
-  /** Tells the client something while it waits (a PostgreSQL NOTICE). */
+  /** Tells the client something while it waits (a PostgreSQL NOTICE, an SSH stderr line). */
   notice(text: string): void;
   /** Aborted when the session ends: a held command's review is cancelled. */
   readonly signal: AbortSignal;
@@ -72,7 +84,7 @@ export class SessionPipeline {
           decision: decision.action === 'review' ? 'hold' : decision.action,
           ...(decision.rule ? { rule: decision.rule } : {}),
           ...(reviewId ? { reviewId } : {}),
-          ...analysisRecord(analysis, this.#redactor(ctx)),
+          ...analysisRecord(analysis, this.#redactor(ctx), this.#deps.redactSecrets),
         }),
       );
     } catch (err) {
@@ -108,12 +120,7 @@ export class SessionPipeline {
       : undefined;
   }
 
-  #decide(
-    ctx: SessionContext,
-    command: Command,
-    analysis: SqlAnalysis,
-    phase: 'parse' | 'execute',
-  ) {
+  #decide(ctx: SessionContext, command: Command, analysis: Analysis, phase: 'parse' | 'execute') {
     const identity = ctx.identity;
     if (!identity) return { action: 'deny', message: 'not authenticated' } as const;
     const conn = ctx.connection;
@@ -123,7 +130,8 @@ export class SessionPipeline {
       connection,
       ...(conn?.labels ? { connectionLabels: conn.labels } : {}),
       command,
-      analysis,
+      ...(analysis.sql ? { analysis: analysis.sql } : {}),
+      ...(analysis.shell ? { shell: analysis.shell } : {}),
       phase,
       hasGrant: this.#deps.reviews?.hasGrant(identity, connection) ?? false,
       now: this.#deps.clock(),
@@ -135,7 +143,7 @@ export class SessionPipeline {
     ctx: SessionContext,
     command: Command,
     commandId: string,
-    analysis: SqlAnalysis,
+    analysis: Analysis,
     decision: Extract<Decision, { action: 'review' }>,
     hooks: CommandHooks,
     reviewId: string,
@@ -145,7 +153,7 @@ export class SessionPipeline {
       ctx.stats.denied++;
       const error = new GatewayError(
         'GW_REVIEW_CANCELLED',
-        'this statement needs a review, and reviews are not enabled',
+        `this ${noun(command)} needs a review, and reviews are not enabled`,
       );
       return { action: 'deny', commandId, error };
     }
@@ -162,7 +170,7 @@ export class SessionPipeline {
         requirement: decision.review,
         onCreated: (id) =>
           hooks.notice(
-            `${decision.message ?? 'this statement needs approval'}: waiting for review ${id}` +
+            `${decision.message ?? `this ${noun(command)} needs approval`}: waiting for review ${id}` +
               ` (airlock reviews approve ${id}); it times out in ${Math.round(decision.review.timeoutMs / 1000)}s`,
           ),
       },
@@ -180,17 +188,15 @@ export class SessionPipeline {
   #recorded(ctx: SessionContext, command: Command): Command {
     const max = this.#deps.maxStatementBytes ?? Number.POSITIVE_INFINITY;
     const redactor = this.#redactor(ctx);
-    const clipped =
-      command.text.length <= max
-        ? command
-        : {
-            ...command,
-            text: `${command.text.slice(0, max)} -- [truncated ${command.text.length} chars]`,
-          };
+    const secrets = command.kind === 'sql' ? undefined : this.#deps.redactSecrets;
+    const full = secrets ? redactWith(secrets, command.text) : command.text;
+    const text =
+      full.length <= max ? full : `${full.slice(0, max)} -- [truncated ${full.length} chars]`;
+    const clipped = text === command.text ? command : { ...command, text };
     if (!redactor) return clipped;
-    const text = redactText(redactor, clipped.text);
-    const params = clipped.params?.map((p) => redactParam(redactor, p)) ?? null;
-    return { ...clipped, text, params };
+    const redacted = { ...clipped, text: redactText(redactor, clipped.text) };
+    if (redacted.kind !== 'sql') return redacted;
+    return { ...redacted, params: redacted.params?.map((p) => redactParam(redactor, p)) ?? null };
   }
 
   #redactor(ctx: SessionContext): AuditRedactor | null {
@@ -297,13 +303,30 @@ export class SessionPipeline {
   }
 }
 
-/** SQL is parsed with the PostgreSQL grammar; a statement the parser refuses is still recorded. */
-function analyzeCommand(command: Command): SqlAnalysis {
-  return analyzeSql(command.text);
+/**
+ * SQL is parsed with the PostgreSQL grammar, an SSH command line with the shell grammar; a
+ * command the parser refuses is still recorded. Shells, SFTP and forwards have nothing to parse.
+ */
+function analyzeCommand(command: Command): Analysis {
+  if (command.kind === 'sql') return { sql: analyzeSql(command.text) };
+  if (command.kind === 'exec') return { shell: analyzeShell(command.text) };
+  return {};
 }
 
-/** What the ledger keeps of the analysis: kinds, tables and functions, never the parse tree. */
-function analysisRecord(a: SqlAnalysis, redactor: AuditRedactor | null): Record<string, unknown> {
+const noun = (command: Command): string => (command.kind === 'sql' ? 'statement' : 'command');
+
+/**
+ * What the ledger keeps of the analysis: kinds, tables and functions (SQL) or the programs run
+ * with their arguments, wrappers and facts (shell); never the parse tree.
+ */
+function analysisRecord(
+  analysis: Analysis,
+  redactor: AuditRedactor | null,
+  secrets: ((text: string) => string) | undefined,
+): Record<string, unknown> {
+  if (analysis.shell) return shellRecord(analysis.shell, redactor, secrets);
+  const a = analysis.sql;
+  if (!a) return {};
   if (!a.ok) return { parseError: redactor ? redactText(redactor, a.error) : a.error };
   return {
     statements: a.statements.map((s) => ({
@@ -335,8 +358,39 @@ function redactParam(redactor: AuditRedactor, p: SqlParam): SqlParam {
   return redactText(redactor, decoded) === decoded ? p : { ...p, value: '[masked:binary]' };
 }
 
-function tablesOf(a: SqlAnalysis): string[] {
-  if (!a.ok) return [];
+function shellRecord(
+  a: ShellAnalysis,
+  redactor: AuditRedactor | null,
+  secrets: ((text: string) => string) | undefined,
+): Record<string, unknown> {
+  const clean = (t: string) => {
+    const s = secrets ? redactWith(secrets, t) : t;
+    return redactor ? redactText(redactor, s) : s;
+  };
+  if (!a.ok) return { parseError: clean(a.error) };
+  return {
+    invocations: a.invocations.map((i) => ({
+      program: i.program,
+      argv: i.argv.map(clean),
+      ...(i.via.length > 0 ? { via: i.via } : {}),
+      ...(i.dynamic.length > 0 ? { dynamic: i.dynamic } : {}),
+      ...(trueExecFacts(i.facts).length > 0 ? { facts: trueExecFacts(i.facts) } : {}),
+    })),
+  };
+}
+
+/** A scanner failure must not put the clear text in the ledger. */
+function redactWith(secrets: (text: string) => string, text: string): string {
+  try {
+    return secrets(text);
+  } catch {
+    return '[unrecorded: the secret scanner could not inspect this text]';
+  }
+}
+
+function tablesOf(analysis: Analysis): string[] {
+  const a = analysis.sql;
+  if (!a?.ok) return [];
   const names = a.statements.flatMap((s) =>
     s.tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)),
   );
