@@ -11,6 +11,13 @@
  * | session.ended                        | Authentication [3002]            | Logoff (2)             |
  * | command.requested/completed (SQL)    | Datastore Activity [6005]        | by statement kind      |
  * | command.requested (HTTP)             | API Activity [6003]              | by HTTP method         |
+ * | command.requested/completed (SSH exec) | Process Activity [1007]        | Launch (1) / Terminate (2) |
+ * | command.requested/completed (SSH shell, sftp, forward) | SSH Activity [4007] | Open (1) / Close (2) |
+ * | file.transferred                     | File Hosting Activity [6006]     | Upload (1) / Download (2) |
+ * | file.changed                         | File Hosting Activity [6006]     | Delete (4), Rename (5), Update (3), Other |
+ * | session.recorded                     | SSH Activity [4007]              | Other (99, "Record")   |
+ * | host_key.pinned / host_key.rejected  | SSH Activity [4007]              | Open (1) / Refuse (5)  |
+ * | ssh_key.added / ssh_key.removed      | Account Change [3001]            | Other (99)             |
  * | command.approved/rejected, data.masked | the command's class            | Other (99)             |
  * | token.created / token.revoked        | Account Change [3001]            | Create (1) / Delete (6)|
  * | config.loaded                        | Application Lifecycle [6002]     | Start (3)              |
@@ -62,6 +69,9 @@ const CLASSES = {
   appLifecycle: { uid: 6002, name: 'Application Lifecycle', categoryUid: 6, categoryName: APP },
   apiActivity: { uid: 6003, name: 'API Activity', categoryUid: 6, categoryName: APP },
   datastore: { uid: 6005, name: 'Datastore Activity', categoryUid: 6, categoryName: APP },
+  fileHosting: { uid: 6006, name: 'File Hosting Activity', categoryUid: 6, categoryName: APP },
+  process: { uid: 1007, name: 'Process Activity', categoryUid: 1, categoryName: 'System Activity' },
+  ssh: { uid: 4007, name: 'SSH Activity', categoryUid: 4, categoryName: 'Network Activity' },
 } as const satisfies Record<string, OcsfClass>;
 
 /** `status_id`: 0 Unknown, 1 Success, 2 Failure, 99 Other (then `status` is ours). */
@@ -361,7 +371,7 @@ function httpActivity(method: unknown): CommandActivity {
   }
 }
 
-type CommandFamily = 'sql' | 'http';
+type CommandFamily = 'sql' | 'http' | 'process' | 'ssh';
 
 function commandOf(e: AuditEvent): OcsfObject | undefined {
   const c = e.data.command;
@@ -373,12 +383,18 @@ function familyOf(e: AuditEvent, opts: OcsfOptions): CommandFamily {
   const kind = commandOf(e)?.kind;
   if (kind === 'sql') return 'sql';
   if (kind === 'http') return 'http';
-  return (opts.protocol ?? 'postgres') === 'http' ? 'http' : 'sql';
+  if (kind === 'exec') return 'process';
+  if (kind === 'shell' || kind === 'sftp' || kind === 'forward') return 'ssh';
+  const protocol = opts.protocol ?? 'postgres';
+  if (protocol === 'ssh')
+    return e.data.exitStatus !== undefined || e.data.exitSignal !== undefined ? 'process' : 'ssh';
+  return protocol === 'http' ? 'http' : 'sql';
 }
 
 /** The target of a command event: `database`/`table` (datastore) or `api` (API activity). */
 function targetFields(e: AuditEvent, family: CommandFamily): OcsfObject {
   if (family === 'http') return apiTarget(e);
+  if (family === 'process' || family === 'ssh') return sshTarget(e, family);
   const table = firstTable(e.data.statements);
   return {
     type_id: 1,
@@ -389,6 +405,25 @@ function targetFields(e: AuditEvent, family: CommandFamily): OcsfObject {
       ...(e.connection ? { name: e.connection } : {}),
     },
     ...(table ? { table: { name: table } } : {}),
+  };
+}
+
+/** The upstream the SSH command ran on, and for exec the command line (already redacted). */
+function sshTarget(e: AuditEvent, family: 'process' | 'ssh'): OcsfObject {
+  const c = commandOf(e);
+  const text = str(c?.text);
+  const exit = num(e.data.exitStatus);
+  return {
+    ...(e.connection ? { dst_endpoint: { name: e.connection } } : {}),
+    ...(family === 'process'
+      ? {
+          process: {
+            ...(text !== undefined ? { cmd_line: text } : {}),
+            ...(e.commandId ? { uid: e.commandId } : {}),
+          },
+          ...(exit !== undefined ? { exit_code: exit } : {}),
+        }
+      : {}),
   };
 }
 
@@ -442,7 +477,25 @@ function statementKinds(statements: unknown): string[] {
 }
 
 function commandClass(family: CommandFamily): OcsfClass {
-  return family === 'http' ? CLASSES.apiActivity : CLASSES.datastore;
+  if (family === 'http') return CLASSES.apiActivity;
+  if (family === 'process') return CLASSES.process;
+  if (family === 'ssh') return CLASSES.ssh;
+  return CLASSES.datastore;
+}
+
+/** Launch/Terminate for a process, Open/Close for an SSH channel. */
+function sshActivity(family: 'process' | 'ssh', opening: boolean): CommandActivity {
+  if (family === 'process')
+    return opening ? { id: 1, name: 'Launch' } : { id: 2, name: 'Terminate' };
+  return opening ? { id: 1, name: 'Open' } : { id: 2, name: 'Close' };
+}
+
+function activityOf(family: CommandFamily, e: AuditEvent, opening: boolean): CommandActivity {
+  if (family === 'process' || family === 'ssh') return sshActivity(family, opening);
+  if (family === 'http') return httpActivity(opening ? commandOf(e)?.method : undefined);
+  if (opening) return sqlActivity(statementKinds(e.data.statements));
+  const tags = Array.isArray(e.data.tags) ? e.data.tags.filter((t) => typeof t === 'string') : [];
+  return sqlActivity(tags);
 }
 
 /** Decision to status: allow/mask succeed, deny fails, hold is pending (Other). */
@@ -465,8 +518,7 @@ function decisionStatus(decision: string | undefined, rule: string | undefined):
 const commandRequested: Mapper = (e, opts) => {
   const family = familyOf(e, opts);
   const c = commandOf(e);
-  const activity =
-    family === 'http' ? httpActivity(c?.method) : sqlActivity(statementKinds(e.data.statements));
+  const activity = activityOf(family, e, true);
   const text = str(c?.text);
   const decision = str(e.data.decision);
   return {
@@ -508,8 +560,7 @@ function outcomeStatus(outcome: string | undefined, error: OcsfObject | undefine
 
 const commandCompleted: Mapper = (e, opts) => {
   const family = familyOf(e, opts);
-  const tags = Array.isArray(e.data.tags) ? e.data.tags.filter((t) => typeof t === 'string') : [];
-  const activity = family === 'http' ? httpActivity(undefined) : sqlActivity(tags);
+  const activity = activityOf(family, e, false);
   const outcome = str(e.data.outcome);
   const error = e.data.error as OcsfObject | undefined;
   const durationMs = num(e.data.durationMs);
@@ -519,7 +570,10 @@ const commandCompleted: Mapper = (e, opts) => {
     activityId: activity.id,
     activityName: activity.name,
     ...outcomeStatus(outcome, typeof error === 'object' && error !== null ? error : undefined),
-    message: `command completed: ${outcome ?? 'unknown'}, ${num(e.data.rows) ?? 0} rows`,
+    message:
+      family === 'sql'
+        ? `command completed: ${outcome ?? 'unknown'}, ${num(e.data.rows) ?? 0} rows`
+        : `command completed: ${outcome ?? 'unknown'}${exitText(e)}, ${num(e.data.bytes) ?? 0} bytes`,
     fields: {
       ...targetFields(e, family),
       ...(durationMs !== undefined ? { duration: durationMs } : {}),
@@ -598,6 +652,113 @@ const dataMasked: Mapper = (e, opts) => {
     fields: targetFields(e, family),
   };
 };
+
+function exitText(e: AuditEvent): string {
+  const code = num(e.data.exitStatus);
+  if (code !== undefined) return ` (exit ${code})`;
+  const signal = str(e.data.exitSignal);
+  return signal !== undefined ? ` (signal ${signal})` : '';
+}
+
+// --- SSH: files, recordings, host keys --------------------------------------------------------
+
+const FILE_CHANGES: Record<string, CommandActivity> = {
+  remove: { id: 4, name: 'Delete' },
+  rmdir: { id: 4, name: 'Delete' },
+  rename: { id: 5, name: 'Rename' },
+  setstat: { id: 3, name: 'Update' },
+};
+
+function fileFields(e: AuditEvent): OcsfObject {
+  const path = str(e.data.path) ?? 'unknown';
+  const sha = str(e.data.sha256);
+  const bytes = num(e.data.bytes);
+  return {
+    file: {
+      name: path.split('/').pop() || path,
+      path,
+      type_id: 1,
+      type: 'Regular File',
+      ...(bytes !== undefined ? { size: bytes } : {}),
+      ...(sha ? { hashes: [{ algorithm_id: 3, algorithm: 'SHA-256', value: sha }] } : {}),
+    },
+    ...(e.connection ? { dst_endpoint: { name: e.connection } } : {}),
+  };
+}
+
+const fileTransferred: Mapper = (e) => {
+  const upload = e.data.direction === 'upload';
+  const complete = e.data.complete !== false;
+  return {
+    cls: CLASSES.fileHosting,
+    activityId: upload ? 1 : 2,
+    activityName: upload ? 'Upload' : 'Download',
+    status: complete ? 'success' : 'failure',
+    statusDetail: `${str(e.data.via) ?? 'ssh'}${complete ? '' : ', incomplete'}`,
+    message: `${upload ? 'uploaded' : 'downloaded'} ${str(e.data.path) ?? 'a file'} (${num(e.data.bytes) ?? 0} bytes)`,
+    fields: fileFields(e),
+  };
+};
+
+const fileChanged: Mapper = (e) => {
+  const op = str(e.data.op) ?? 'change';
+  const a = FILE_CHANGES[op] ?? { id: 99, name: op };
+  return {
+    cls: CLASSES.fileHosting,
+    activityId: a.id,
+    activityName: a.name,
+    status: e.data.ok === false ? 'failure' : 'success',
+    message: `${op} ${str(e.data.path) ?? ''}${str(e.data.target) ? ` -> ${str(e.data.target)}` : ''}`,
+    fields: fileFields(e),
+  };
+};
+
+const sessionRecorded: Mapper = (e) => ({
+  cls: CLASSES.ssh,
+  activityId: 99,
+  activityName: 'Record',
+  status: e.data.truncated === true ? 'other' : 'success',
+  ...(e.data.truncated === true ? { statusName: 'Truncated' } : {}),
+  message: `terminal recorded: ${str(e.data.file) ?? ''} (${num(e.data.bytes) ?? 0} bytes, sha256 ${str(e.data.sha256)?.slice(0, 12) ?? '?'})`,
+  fields: e.connection ? { dst_endpoint: { name: e.connection } } : {},
+});
+
+function hostKeyMapper(accepted: boolean): Mapper {
+  return (e) => ({
+    cls: CLASSES.ssh,
+    activityId: accepted ? 1 : 5,
+    activityName: accepted ? 'Open' : 'Refuse',
+    status: accepted ? 'success' : 'failure',
+    statusDetail: accepted ? 'host key pinned on first use' : 'host key mismatch',
+    ...(accepted ? {} : { severityId: 4 as const }),
+    message: `upstream host key ${str(e.data.fingerprint) ?? ''} ${accepted ? 'pinned' : 'refused'}`,
+    fields: {
+      dst_endpoint: {
+        ...(str(e.data.host) ? { hostname: str(e.data.host) } : {}),
+        ...(num(e.data.port) !== undefined ? { port: num(e.data.port) } : {}),
+        ...(e.connection ? { name: e.connection } : {}),
+      },
+    },
+  });
+}
+
+function sshKeyMapper(added: boolean): Mapper {
+  return (e) => ({
+    cls: CLASSES.accountChange,
+    activityId: 99,
+    activityName: added ? 'SSH Key Add' : 'SSH Key Remove',
+    status: 'success',
+    message: `ssh key ${str(e.data.fingerprint) ?? ''} ${added ? 'added for' : 'removed from'} ${str(e.data.owner) ?? 'unknown'}`,
+    fields: {
+      user: {
+        name: str(e.data.tokenName) ?? str(e.data.owner) ?? 'unknown',
+        ...(str(e.data.tokenId) ? { uid: str(e.data.tokenId) } : {}),
+        type_id: str(e.data.tokenId) ? 99 : 1,
+        type: str(e.data.tokenId) ? 'Token' : 'User',
+      },
+    },
+  });
+}
 
 // --- Account Change [3001] --------------------------------------------------------------------
 
@@ -738,6 +899,13 @@ const MAPPERS: Record<AuditEventType, Mapper> = {
   'access.granted': accessMapper('granted'),
   'access.rejected': accessMapper('rejected'),
   'data.masked': dataMasked,
+  'file.transferred': fileTransferred,
+  'file.changed': fileChanged,
+  'session.recorded': sessionRecorded,
+  'host_key.pinned': hostKeyMapper(true),
+  'host_key.rejected': hostKeyMapper(false),
+  'ssh_key.added': sshKeyMapper(true),
+  'ssh_key.removed': sshKeyMapper(false),
   'token.created': tokenMapper(true),
   'token.revoked': tokenMapper(false),
   'user.disabled': userMapper(true),

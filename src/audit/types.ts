@@ -26,6 +26,19 @@ export const AUDIT_EVENT_TYPES = [
   'access.rejected',
   /** Values were masked in a command's results: rule and counts, never the values (issue 6). */
   'data.masked',
+  /** A file was uploaded or downloaded over SFTP or scp: path, direction, bytes, SHA-256. */
+  'file.transferred',
+  /** A file was removed, renamed, created as a directory, linked or had its attributes set. */
+  'file.changed',
+  /** A terminal session was recorded (asciicast v2): file, SHA-256, size, secrets masked. */
+  'session.recorded',
+  /** An SSH upstream's host key was seen for the first time and pinned. */
+  'host_key.pinned',
+  /** An SSH upstream presented a host key other than the configured or pinned one. */
+  'host_key.rejected',
+  /** An SSH public key was registered to an identity, or removed. */
+  'ssh_key.added',
+  'ssh_key.removed',
   'token.created',
   'token.revoked',
   /** A human was offboarded: every token they own was revoked and their sessions ended. */

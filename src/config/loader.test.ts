@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { ConfigError, loadConfig, parseConfig } from './loader.ts';
+import type { PostgresConnectionConfig } from './schema.ts';
 
 const VALID = `
 listen:
@@ -31,7 +32,7 @@ function problems(text: string, env: NodeJS.ProcessEnv = { CLINIC_PW: 'x' }): st
 describe('config loader', () => {
   it('accepts a valid config, applies defaults and substitutes secrets from the environment', () => {
     const cfg = parseConfig(VALID, 'test.yaml', { CLINIC_PW: 's3cret' });
-    const conn = cfg.connections[0];
+    const conn = cfg.connections[0] as PostgresConnectionConfig;
     assert.equal(conn?.port, 5432);
     assert.equal(conn?.ssl, 'prefer');
     assert.equal(conn?.password.reveal(), 's3cret');
@@ -59,7 +60,7 @@ describe('config loader', () => {
       't',
       {},
     );
-    assert.equal(cfg.connections[0]?.password.reveal(), 'from-file');
+    assert.equal(cfg.connections[0]?.password?.reveal(), 'from-file');
   });
 
   it('names the key and the reason for schema errors', () => {

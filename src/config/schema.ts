@@ -36,6 +36,98 @@ export const postgresConnectionSchema = z.strictObject({
   labels: z.record(z.string(), z.string()).optional(),
 });
 
+/**
+ * How Airlock checks an SSH server's host key: `SHA256:...` fingerprints (as `ssh-keygen -lf`
+ * prints them) or OpenSSH public key lines (`ssh-ed25519 AAAA...`), or `pin` to trust the first
+ * key seen and refuse any other afterwards (pinned in `<data_dir>/ssh/pinned-host-keys.json`).
+ */
+const hostKeyEntry = z
+  .string()
+  .trim()
+  .regex(
+    /^(SHA256:[A-Za-z0-9+/]{43}=?|(ssh|ecdsa|sk)-[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}( .*)?)$/,
+    'expected SHA256:<fingerprint>, an OpenSSH public key line, or pin',
+  );
+
+export const sshConnectionSchema = z
+  .strictObject({
+    name,
+    type: z.literal('ssh'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(22),
+    /** The account Airlock logs in as upstream; clients never learn its credential. */
+    user: z.string().min(1),
+    /** A private key (OpenSSH or PEM text, e.g. `${file:/run/secrets/key}`) or a path to one. */
+    private_key: secret.optional(),
+    passphrase: secret.optional(),
+    password: secret.optional(),
+    host_key: z
+      .union([z.literal('pin'), hostKeyEntry, z.array(hostKeyEntry).min(1)])
+      .default('pin'),
+    connect_timeout_ms: z.number().int().positive().default(10_000),
+    allow_groups: z.array(z.string().min(1)).min(1).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.private_key === undefined && c.password === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['private_key'],
+        message:
+          'an ssh connection needs private_key or password (the credential only Airlock holds)',
+      });
+    }
+  });
+
+const sshRecordingSchema = z.strictObject({
+  /** Record interactive sessions (a shell, or a command with a terminal) as asciicast v2. */
+  enabled: z.boolean().default(true),
+  /** Also record what the user types (off by default: typed passwords are not echoed, but are input). */
+  input: z.boolean().default(false),
+  /** Mask secrets (keys, tokens, passwords in context) in recordings. */
+  mask: z.boolean().default(true),
+  /** Output held back so a secret split across writes is still found (characters). */
+  hold_back_chars: z.number().int().min(256).max(65_536).default(4096),
+  /** Stop recording a channel (and mark it truncated) beyond this many bytes of output. */
+  max_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024 * 1024),
+  /** A session whose recording cannot be written is refused or ended (fail closed). */
+  required: z.boolean().default(true),
+});
+
+const SSH_RECORDING_DEFAULTS = {
+  enabled: true,
+  input: false,
+  mask: true,
+  hold_back_chars: 4096,
+  max_bytes: 256 * 1024 * 1024,
+  required: true,
+};
+
+export const sshSchema = z.strictObject({
+  /** The gateway's own host key; default `<data_dir>/ssh/host_ed25519_key`, generated once. */
+  host_key_file: z.string().min(1).optional(),
+  /** Time to authenticate before the connection is dropped. */
+  auth_timeout_ms: z.number().int().positive().default(30_000),
+  max_auth_attempts: z.number().int().min(1).max(20).default(6),
+  /** Most channels (shells, commands, sftp, forwards) open at once on one connection. */
+  max_channels: z.number().int().min(1).max(256).default(10),
+  /** Client environment variables passed upstream (globs); others are dropped and recorded. */
+  forward_env: z.array(z.string().min(1)).default(['LANG', 'LC_*']),
+  recording: sshRecordingSchema.default(SSH_RECORDING_DEFAULTS),
+});
+
+export const SSH_DEFAULTS = {
+  auth_timeout_ms: 30_000,
+  max_auth_attempts: 6,
+  max_channels: 10,
+  forward_env: ['LANG', 'LC_*'],
+  recording: SSH_RECORDING_DEFAULTS,
+};
+
 const groupList = z.array(z.string().min(1)).optional();
 
 export const identitySchema = z.strictObject({
@@ -59,6 +151,8 @@ export const configSchema = z.strictObject({
       postgres: hostPort.optional(),
       /** The control-plane API (tokens, offboarding); HTTPS when TLS is configured. */
       api: hostPort.optional(),
+      /** SSH: clients log in as `<connection>` with a token or a registered key. */
+      ssh: hostPort.optional(),
     })
     .default({}),
   data_dir: z.string().min(1).default('./.airlock'),
@@ -158,15 +252,20 @@ export const configSchema = z.strictObject({
       estimate_impact: true,
       webhooks: [],
     }),
+  ssh: sshSchema.default(SSH_DEFAULTS),
   /** Inline masking of results (see README "Masking"); no rules: nothing is masked. */
   masking: maskingSchema.default(MASKING_DEFAULTS),
   log: z
     .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
     .default({ level: 'info' }),
-  connections: z.array(z.discriminatedUnion('type', [postgresConnectionSchema])).default([]),
+  connections: z
+    .array(z.discriminatedUnion('type', [postgresConnectionSchema, sshConnectionSchema]))
+    .default([]),
 });
 
 export type AirlockConfig = z.output<typeof configSchema>;
 export type PostgresConnectionConfig = z.output<typeof postgresConnectionSchema>;
+export type SshConnectionConfig = z.output<typeof sshConnectionSchema>;
+export type SshConfig = AirlockConfig['ssh'];
 export type ConnectionConfig = AirlockConfig['connections'][number];
 export type IdentityConfig = AirlockConfig['identity'];

@@ -4,6 +4,7 @@
  * identities, so offboarding and expiry end sessions that are already running.
  */
 import { type RoleMapping, rolesFor } from './roles.ts';
+import type { SshKeyRecord } from './ssh-keys.ts';
 import type { Identity, ScramVerifier, TokenCheck, TokenRecord } from './types.ts';
 
 export type AuthResult =
@@ -43,6 +44,12 @@ export interface JwtVerifier {
   >;
 }
 
+/** The SSH key store as the authenticator needs it. */
+export interface SshKeyLookup {
+  get(fingerprint: string): SshKeyRecord | undefined;
+  invalidity(fingerprint: string, now?: number): string | undefined;
+}
+
 export interface Authenticator {
   /** Checks a bearer secret presented as a password or `Authorization: Bearer`. */
   verifySecret(secret: string): Promise<AuthResult>;
@@ -50,6 +57,11 @@ export interface Authenticator {
   scramVerifier(user: string): ScramVerifier | undefined;
   /** After a successful SCRAM proof: the identity, if the token is still valid. */
   identityForTokenId(id: string): AuthResult;
+  /**
+   * A registered SSH key (after its signature was verified): the token it belongs to, or the
+   * human with the groups recorded at registration.
+   */
+  identityForSshKey(fingerprint: string): AuthResult;
   /** Why a live identity may no longer act (revoked, disabled, expired), or undefined. */
   recheck(identity: Identity): string | undefined;
 }
@@ -62,6 +74,8 @@ export interface AuthenticatorDeps {
   readonly oidc?: JwtVerifier | undefined;
   /** End live sessions when their credential expires (default true). */
   readonly endAtExpiry?: boolean;
+  /** Registered SSH keys; without it no key authenticates. */
+  readonly sshKeys?: SshKeyLookup | undefined;
 }
 
 const TOKEN_ID = /^[a-z2-7]{12}$/;
@@ -102,8 +116,15 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       if (invalid) return tokenFailure(invalid, id, tokens);
       return { ok: true, identity: identityOf(t) };
     },
+    identityForSshKey(fingerprint) {
+      return sshKeyIdentity(deps, fingerprint, (id) => this.identityForTokenId(id));
+    },
     recheck(identity) {
       const now = clock();
+      if (identity.sshKey !== undefined) {
+        const invalid = deps.sshKeys?.invalidity(identity.sshKey, now) ?? 'unknown';
+        if (invalid) return `ssh key ${invalid}`;
+      }
       if (identity.tokenId !== undefined) {
         const invalid = tokens.invalidity(identity.tokenId, now);
         if (invalid) return `token ${invalid}`;
@@ -113,6 +134,34 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         if (now >= identity.expiresAt) return 'credential expired';
       }
       return undefined;
+    },
+  };
+}
+
+function sshKeyIdentity(
+  deps: AuthenticatorDeps,
+  fingerprint: string,
+  forToken: (id: string) => AuthResult,
+): AuthResult {
+  const key = deps.sshKeys?.get(fingerprint);
+  const invalid = deps.sshKeys?.invalidity(fingerprint, deps.clock()) ?? 'unknown';
+  if (key === undefined || invalid) return { ok: false, reason: `ssh key ${invalid ?? 'unknown'}` };
+  if (key.tokenId !== null) {
+    const r = forToken(key.tokenId);
+    return r.ok ? { ok: true, identity: { ...r.identity, sshKey: fingerprint } } : r;
+  }
+  if (deps.tokens.isDisabled(key.owner))
+    return { ok: false, reason: 'user disabled', user: key.owner };
+  return {
+    ok: true,
+    identity: {
+      kind: 'oidc',
+      name: key.owner,
+      owner: key.owner,
+      groups: key.groups,
+      roles: rolesFor(key.groups, deps.roles),
+      expiresAt: key.expiresAt,
+      sshKey: fingerprint,
     },
   };
 }

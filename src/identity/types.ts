@@ -17,6 +17,8 @@ export interface Identity {
   readonly subject?: string;
   /** When the credential stops being valid (ms); live sessions end then. */
   readonly expiresAt?: number;
+  /** The registered SSH key (fingerprint) it authenticated with, if any. */
+  readonly sshKey?: string;
 }
 
 /** How a token's owner was established: proven with their IdP token, or typed by an operator. */

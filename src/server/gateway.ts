@@ -262,7 +262,7 @@ async function openPolicy(
 /** EXPLAIN for approvers, on the connection the held command targets. */
 async function estimateFor(config: AirlockConfig, name: string, command: SqlCommand) {
   const conn = config.connections.find((c) => c.name === name);
-  if (!conn) return undefined;
+  if (conn?.type !== 'postgres') return undefined;
   const params = command.params?.map((p) => (p.format === 'text' ? p.value : null)) ?? null;
   const impact = await estimateImpact(conn, { text: command.text, params });
   return impact.ok

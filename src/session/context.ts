@@ -6,9 +6,11 @@ import type { Actor } from '../audit/types.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/types.ts';
 
+export type Protocol = 'postgres' | 'ssh';
+
 export interface SessionContext {
   readonly id: string;
-  readonly protocol: 'postgres';
+  readonly protocol: Protocol;
   readonly clientAddr: string;
   readonly startedAt: number;
   identity: Identity | undefined;
@@ -22,7 +24,7 @@ export interface SessionContext {
  * const ctx = createSessionContext('postgres', '127.0.0.1:50412', Date.now());
  */
 export function createSessionContext(
-  protocol: 'postgres',
+  protocol: Protocol,
   clientAddr: string,
   now: number,
 ): SessionContext {

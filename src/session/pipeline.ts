@@ -229,6 +229,39 @@ export class SessionPipeline {
     this.#deps.ledger.appendLater(this.#event(ctx, 'data.masked', commandId, { ...data }));
   }
 
+  /**
+   * A file moved or changed inside an allowed command (SFTP, scp): path, direction, bytes and
+   * SHA-256, or the change and its outcome. Not awaited: the transfer already happened.
+   */
+  onFileEvent(
+    ctx: SessionContext,
+    commandId: string,
+    event: { readonly type: 'file.transferred' | 'file.changed'; readonly data: object },
+  ): void {
+    this.#deps.ledger.appendLater(this.#event(ctx, event.type, commandId, { ...event.data }));
+  }
+
+  /**
+   * A terminal recording was closed: its file and SHA-256 go into the ledger, which makes the
+   * file tamper-evident. Awaited; a failure is logged (the recording stays on disk).
+   */
+  async onRecorded(ctx: SessionContext, commandId: string, data: object): Promise<void> {
+    try {
+      await this.#deps.ledger.append(this.#event(ctx, 'session.recorded', commandId, { ...data }));
+    } catch (err) {
+      this.#deps.logger.error('audit append failed for session.recorded', { session: ctx.id, err });
+    }
+  }
+
+  /** Something about the session worth keeping, e.g. an upstream host key pinned or refused. */
+  onSessionEvent(
+    ctx: SessionContext,
+    type: 'host_key.pinned' | 'host_key.rejected',
+    data: Record<string, unknown>,
+  ): void {
+    this.#deps.ledger.appendLater(this.#event(ctx, type, undefined, data));
+  }
+
   /** Session start is recorded durably before any upstream is opened. */
   async onSessionStart(ctx: SessionContext): Promise<void> {
     try {
