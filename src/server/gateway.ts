@@ -19,13 +19,16 @@ import { GatewayError } from '../errors.ts';
 import { type Authenticator, createAuthenticator } from '../identity/authenticator.ts';
 import { toIssuerConfig } from '../identity/oidc/config.ts';
 import { OidcVerifier } from '../identity/oidc/verifier.ts';
+import { SshKeyStore } from '../identity/ssh-keys.ts';
 import { TokenStore } from '../identity/token-store.ts';
 import { createDetectors } from '../masking/detectors/index.ts';
 import { detectorConfigOf, MaskingEngine } from '../masking/engine.ts';
+import { SecretScanner } from '../masking/secret-scan.ts';
 import { PolicyHolder } from '../policy/holder.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
 import { PostgresMasking } from '../protocols/postgres/masking/index.ts';
+import { SshEngine } from '../protocols/ssh/engine.ts';
 import { estimateImpact } from '../review/impact.ts';
 import { ReviewNotifier, toNotice } from '../review/notifier-bridge.ts';
 import { ReviewService } from '../review/service.ts';
@@ -43,8 +46,13 @@ export interface Gateway {
   readonly addresses: {
     readonly postgres?: { host: string; port: number };
     readonly api?: { host: string; port: number; tls: boolean };
+    readonly ssh?: { host: string; port: number };
   };
   readonly ledger: Ledger;
+  /** SSH keys registered to identities. */
+  readonly sshKeys: SshKeyStore;
+  /** The SSH listener's host key (`ssh-ed25519 AAAA...`) and fingerprint, when SSH is on. */
+  readonly sshHostKey: { readonly publicLine: string; readonly fingerprint: string } | undefined;
   readonly tokens: TokenStore;
   readonly sessions: SessionRegistry;
   readonly authenticator: Authenticator;
@@ -88,6 +96,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   await recordConfig(ledger, config, logger, masking);
   sinks.push(...(await startSinks(config, ledger, logger)));
   const tokens = new TokenStore({ dataDir: config.data_dir });
+  const sshKeys = new SshKeyStore({ dataDir: config.data_dir, clock });
+  const scanner = new SecretScanner();
   const tls = loadTls(config);
   const sessions = new SessionRegistry();
   const policy = opts.policy ?? (await openPolicy(config, ledger, logger));
@@ -114,6 +124,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     reviews,
     maxStatementBytes: config.audit.max_statement_bytes,
     masking,
+    redactSecrets: (text) => scanner.redact(text).text,
   });
   const pgMasking =
     masking &&
@@ -130,6 +141,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
         ? new OidcVerifier(config.identity.oidc.map(toIssuerConfig), { clock })
         : undefined,
     endAtExpiry: config.identity.end_sessions_at_expiry,
+    sshKeys,
   });
   const guard = new SessionGuard({
     sessions,
@@ -151,11 +163,23 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     clock,
     masking: pgMasking,
   });
+  const ssh = config.listen.ssh
+    ? new SshEngine({
+        config,
+        logger: logger.child({ component: 'ssh' }),
+        pipeline,
+        authenticator,
+        sessions,
+        clock,
+        scanner,
+      })
+    : undefined;
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
   const addresses: {
     postgres?: { host: string; port: number };
     api?: { host: string; port: number; tls: boolean };
+    ssh?: { host: string; port: number };
   } = {};
   if (config.listen.postgres) {
     const server = createServer({ noDelay: true }, (socket) => {
@@ -166,6 +190,16 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     addresses.postgres = await listen(server, config.listen.postgres);
     servers.push(server);
     logger.info('postgres listener ready', addresses.postgres);
+  }
+  if (ssh && config.listen.ssh) {
+    const server = createServer({ noDelay: true }, (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      ssh.handle(socket);
+    });
+    addresses.ssh = await listen(server, config.listen.ssh);
+    servers.push(server);
+    logger.info('ssh listener ready', { ...addresses.ssh, hostKey: ssh.hostKey.fingerprint });
   }
   if (config.listen.api) {
     const handler = createApiHandler({
@@ -195,6 +229,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     engine.shutdown();
+    ssh?.shutdown();
     guard.stop();
     if (policy instanceof PolicyHolder) policy.close();
     await reviews.close();
@@ -209,12 +244,15 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     await Promise.all(sinks.map((s) => s.close()));
     await notifier.close();
     reviewStore.close();
+    sshKeys.close();
     tokens.close();
   };
   return {
     addresses,
     ledger,
     tokens,
+    sshKeys,
+    sshHostKey: ssh && { publicLine: ssh.hostKey.publicLine, fingerprint: ssh.hostKey.fingerprint },
     sessions,
     authenticator,
     reviews,

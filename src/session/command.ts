@@ -32,6 +32,10 @@ interface SshChannelCommand {
   readonly channel: number;
   /** The terminal the client requested (`ssh -t`), if any. */
   readonly pty?: { readonly term: string; readonly cols: number; readonly rows: number };
+  /** Names of the client's environment variables passed upstream (values are not recorded). */
+  readonly env?: readonly string[];
+  /** Names of variables the client sent that `ssh.forward_env` does not allow. */
+  readonly droppedEnv?: readonly string[];
 }
 
 /** An SSH `exec` request: a command line the upstream user's shell runs. */
