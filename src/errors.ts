@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   GW_UPSTREAM_CLOSED: 'unavailable',
   GW_UPSTREAM_HOST_KEY_MISMATCH: 'unavailable',
   GW_SSH_RECORDING_FAILED: 'unavailable',
-  GW_SSH_REQUEST_REFUSED: 'denied',
+  GW_SSH_KEY_UNKNOWN: 'invalid',
   GW_PROTOCOL_FRAME_TOO_LARGE: 'invalid',
   GW_PROTOCOL_MALFORMED: 'invalid',
   GW_PROTOCOL_UNSUPPORTED: 'invalid',

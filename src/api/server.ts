@@ -10,6 +10,13 @@ import type { AirlockConfig } from '../config/schema.ts';
 import { type ErrorKind, GatewayError, type GatewayErrorCode, toGatewayError } from '../errors.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import { disableUser, enableUser } from '../identity/offboarding.ts';
+import {
+  registerSshKey,
+  SshKeyError,
+  sshKeyAddedEvent,
+  sshKeyRemovedEvent,
+} from '../identity/ssh-key-events.ts';
+import type { SshKeyRecord, SshKeyStore } from '../identity/ssh-keys.ts';
 import { tokenCreatedEvent, tokenRevokedEvent } from '../identity/token-events.ts';
 import type { TokenStore } from '../identity/token-store.ts';
 import type { Identity, Role, TokenRecord } from '../identity/types.ts';
@@ -25,6 +32,10 @@ export interface ApiDeps {
   /** Names of the configured connections (access requests must name one). */
   readonly connections: readonly string[];
   readonly tokens: TokenStore;
+  /** SSH keys registered to identities; absent: the ssh-keys routes answer 404. */
+  readonly sshKeys?: SshKeyStore | undefined;
+  /** Longest lifetime of an SSH key registered to a human through the API. */
+  readonly maxSshKeyTtlMs?: number;
   readonly ledger: {
     append(e: AuditEventInput): Promise<unknown>;
     appendLater(e: AuditEventInput): void;
@@ -68,6 +79,7 @@ const STATUS: Record<ErrorKind, number> = {
 
 const STATUS_BY_CODE: Partial<Record<GatewayErrorCode, number>> = {
   GW_REVIEW_UNKNOWN: 404,
+  GW_SSH_KEY_UNKNOWN: 404,
   GW_CONNECTION_UNKNOWN: 404,
   GW_REVIEW_CLOSED: 409,
 };
@@ -90,6 +102,9 @@ const ROUTES: readonly Route[] = [
     handler: decideReview,
   },
   { method: 'POST', path: /^\/v1\/access-requests$/, roles: ['user'], handler: requestAccess },
+  { method: 'POST', path: /^\/v1\/ssh-keys$/, roles: ['user'], handler: addSshKey },
+  { method: 'GET', path: /^\/v1\/ssh-keys$/, roles: [], handler: listSshKeys },
+  { method: 'DELETE', path: /^\/v1\/ssh-keys\/(SHA256:[^/]+)$/, roles: [], handler: removeSshKey },
 ];
 
 /**
@@ -388,6 +403,65 @@ async function requestAccess(deps: ApiDeps, call: Call) {
     timeoutMs: cfg.grant_request_timeout_ms,
   });
   return { status: 201, body: review };
+}
+
+function keyStore(deps: ApiDeps): SshKeyStore {
+  if (deps.sshKeys === undefined)
+    throw new GatewayError('GW_SSH_KEY_UNKNOWN', 'ssh keys are not enabled');
+  return deps.sshKeys;
+}
+
+/**
+ * Registers an SSH public key for the caller (a human, proven by their OIDC token): to
+ * themselves with the groups their token carries now, or to one of their agent tokens.
+ */
+async function addSshKey(deps: ApiDeps, call: Call) {
+  const keys = keyStore(deps);
+  if (call.identity.kind !== 'oidc' || call.identity.sshKey !== undefined) {
+    throw new GatewayError(
+      'GW_AUTH_FORBIDDEN',
+      'ssh keys are registered with your OIDC identity (airlock login)',
+    );
+  }
+  const b = call.body;
+  const tokenId = b.token_id === undefined ? undefined : String(b.token_id);
+  let record: SshKeyRecord;
+  try {
+    record = registerSshKey(keys, deps.tokens, {
+      publicKey: String(b.public_key ?? ''),
+      ...(tokenId !== undefined
+        ? { tokenId, requireTokenOwner: call.identity.owner }
+        : { owner: call.identity.owner, groups: call.identity.groups }),
+      ownerProof: 'oidc',
+      ttlMs: ttlOf(b.ttl_hours ?? 720, deps.maxSshKeyTtlMs ?? 720 * 3_600_000),
+    });
+  } catch (err) {
+    if (err instanceof SshKeyError) throw new GatewayError('GW_PROTOCOL_MALFORMED', err.message);
+    throw err;
+  }
+  await deps.ledger.append(sshKeyAddedEvent(record, call.actor));
+  return { status: 201, body: record };
+}
+
+async function listSshKeys(deps: ApiDeps, call: Call) {
+  const all = keyStore(deps).list();
+  const mine = (k: SshKeyRecord) => k.owner.toLowerCase() === call.identity.owner.toLowerCase();
+  return { body: call.identity.roles.includes('admin') ? all : all.filter(mine) };
+}
+
+async function removeSshKey(deps: ApiDeps, call: Call) {
+  const keys = keyStore(deps);
+  const fp = call.params[0] as string;
+  const k = keys.get(fp);
+  const mine = k !== undefined && k.owner.toLowerCase() === call.identity.owner.toLowerCase();
+  if (k === undefined || (!mine && !call.identity.roles.includes('admin'))) {
+    throw new GatewayError('GW_SSH_KEY_UNKNOWN', `no ssh key ${fp}`);
+  }
+  if (keys.remove(fp)) {
+    await deps.ledger.append(sshKeyRemovedEvent(k, call.actor));
+    deps.sweep();
+  }
+  return { body: { fingerprint: fp, removed: true } };
 }
 
 function stringList(v: unknown, what: string): string[] {

@@ -12,6 +12,8 @@ import * as login from './commands/login.ts';
 import * as policy from './commands/policy.ts';
 import * as reviews from './commands/reviews.ts';
 import * as serve from './commands/serve.ts';
+import * as sshHostKey from './commands/ssh-host-key.ts';
+import * as sshKey from './commands/ssh-key.ts';
 import * as token from './commands/token.ts';
 import * as user from './commands/user.ts';
 
@@ -30,6 +32,8 @@ const COMMANDS = {
   access,
   policy,
   audit,
+  'ssh-key': sshKey,
+  'ssh-host-key': sshHostKey,
   config,
 } satisfies Record<string, CommandModule>;
 

@@ -207,6 +207,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       reviewsConfig: config.reviews,
       connections: config.connections.map((c) => c.name),
       tokens,
+      sshKeys,
+      maxSshKeyTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
       ledger,
       authenticator,
       sessions,

@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadOrCreateSigningKey, loadPublicKey } from '../../audit/checkpoint.ts';
 import { exportLedger, verifyExport } from '../../audit/export.ts';
 import {
@@ -19,6 +21,7 @@ import {
 } from '../../audit/types.ts';
 import type { VerifyResult } from '../../audit/verify.ts';
 import type { AirlockConfig } from '../../config/schema.ts';
+import { play, RecordingAltered, readVerified } from '../../recording/replay.ts';
 import {
   config,
   type Flags,
@@ -34,6 +37,7 @@ export const help = `audit query [--connection C] [--identity I] [--owner O] [--
               [--type T[,T]] [--decision D] [--table T [--access read|write|ddl]]
               [--since T] [--until T] [--limit N] [--json]
   audit show-session ID [--json]
+  audit replay SESSION [--speed 2] [--max-idle 2s] [--raw|--no-timing] [--channel N]
   audit verify [--from-export FILE] [--pubkey FILE]
   audit export --format jsonl|ocsf --out FILE [--since T] [--until T]
   audit pubkey
@@ -42,6 +46,7 @@ export const help = `audit query [--connection C] [--identity I] [--owner O] [--
 const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
   query,
   'show-session': showSession,
+  replay,
   verify,
   export: exportCmd,
   pubkey,
@@ -115,6 +120,68 @@ async function showSession(argv: string[]): Promise<number> {
     for (const e of events) out(flags.json ? JSON.stringify(eventJson(e)) : eventLine(e));
     return 0;
   });
+}
+
+/**
+ * Plays a session's terminal recordings (asciicast v2), each checked against the SHA-256 the
+ * ledger recorded for it: a file that was altered is refused.
+ */
+async function replay(argv: string[]): Promise<number> {
+  const { flags, positionals } = parse(argv, {
+    speed: { type: 'string' },
+    'max-idle': { type: 'string' },
+    raw: { type: 'boolean' },
+    'no-timing': { type: 'boolean' },
+    channel: { type: 'string' },
+  });
+  const id = positionals[0];
+  if (id === undefined) throw new UsageError('audit replay needs a session id');
+  const speed = Number(str(flags, 'speed') ?? '1');
+  if (!(speed > 0 && speed <= 1000)) throw new UsageError('--speed must be a number above 0');
+  const idle = str(flags, 'max-idle');
+  const maxIdleMs =
+    idle === undefined ? undefined : parseDuration(/^\d+$/.test(idle) ? `${idle}s` : idle);
+  const cfg = config(flags);
+  const recordings = await withReader(cfg, (r) =>
+    r.query({ sessionId: id, types: ['session.recorded'] }),
+  );
+  const channel = str(flags, 'channel');
+  const chosen = recordings.filter(
+    (e) => channel === undefined || String(e.data.channel) === channel,
+  );
+  if (chosen.length === 0) {
+    process.stderr.write(
+      `no recordings for session ${id}${channel === undefined ? '' : ` channel ${channel}`}\n`,
+    );
+    return 1;
+  }
+  const raw = flags.raw === true || flags['no-timing'] === true;
+  for (const e of chosen) {
+    let text: string;
+    try {
+      text = readVerified(
+        join(cfg.data_dir, 'recordings'),
+        String(e.data.file),
+        String(e.data.sha256),
+      );
+    } catch (err) {
+      if (!(err instanceof RecordingAltered) && (err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw err;
+      process.stderr.write(`airlock: ${(err as Error).message}\n`);
+      return 1;
+    }
+    process.stderr.write(
+      `# ${e.ts} channel ${String(e.data.channel)} (${String(e.data.durationMs)} ms, sha256 verified)\n`,
+    );
+    await play(text, {
+      speed,
+      maxIdleMs,
+      raw,
+      write: (s) => process.stdout.write(s),
+      sleep: (ms) => sleep(ms),
+    });
+  }
+  return 0;
 }
 
 async function verify(argv: string[]): Promise<number> {

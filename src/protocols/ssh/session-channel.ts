@@ -260,8 +260,8 @@ export class SessionChannel {
         dir: h.recordingsDir,
         sessionId: h.ctx.id,
         name: `${this.#index}-${commandId}`,
-        width: pty.cols,
-        height: pty.rows,
+        width: pty.cols || 80,
+        height: pty.rows || 24,
         term: pty.term,
         title: `${h.ctx.connection?.name ?? ''}: ${h.scanner.redact(command.text).text}`.slice(
           0,
