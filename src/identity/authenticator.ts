@@ -122,7 +122,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     recheck(identity) {
       const now = clock();
       if (identity.sshKey !== undefined) {
-        const invalid = deps.sshKeys?.invalidity(identity.sshKey, now) ?? 'unknown';
+        const invalid = deps.sshKeys ? deps.sshKeys.invalidity(identity.sshKey, now) : 'unknown';
         if (invalid) return `ssh key ${invalid}`;
       }
       if (identity.tokenId !== undefined) {
@@ -143,9 +143,12 @@ function sshKeyIdentity(
   fingerprint: string,
   forToken: (id: string) => AuthResult,
 ): AuthResult {
-  const key = deps.sshKeys?.get(fingerprint);
-  const invalid = deps.sshKeys?.invalidity(fingerprint, deps.clock()) ?? 'unknown';
-  if (key === undefined || invalid) return { ok: false, reason: `ssh key ${invalid ?? 'unknown'}` };
+  const keys = deps.sshKeys;
+  const key = keys?.get(fingerprint);
+  const invalid = keys === undefined ? 'unknown' : keys.invalidity(fingerprint, deps.clock());
+  if (key === undefined || invalid !== undefined) {
+    return { ok: false, reason: `ssh key ${invalid ?? 'unknown'}` };
+  }
   if (key.tokenId !== null) {
     const r = forToken(key.tokenId);
     return r.ok ? { ok: true, identity: { ...r.identity, sshKey: fingerprint } } : r;
