@@ -1,6 +1,6 @@
 /**
  * Records one terminal session to an asciicast v2 file under `<dir>/<session>/<channel>.cast`
- * (0600), masking secrets on the way (see masking/stream-masker.ts). Output (and input, when
+ * (0600), masking secrets on the way (see recording/terminal-masker.ts). Output (and input, when
  * enabled) is held back by the maskers, so events are written in time order only once nothing
  * older is held. The SHA-256 of the exact bytes written is computed as they are written; the
  * engine puts it in the ledger (`session.recorded`), which makes the file tamper-evident.
@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { SecretScanner } from '../masking/secret-scan.ts';
-import { StreamMasker, type TimedText } from '../masking/stream-masker.ts';
 import { type AsciicastEvent, type EventCode, encodeEvent, encodeHeader } from './asciicast.ts';
+import { TerminalMasker, type TimedText } from './terminal-masker.ts';
 
 export interface RecorderOptions {
   /** Where recordings live, e.g. `<data_dir>/recordings`. */
@@ -60,7 +60,7 @@ class Unmasked {
   }
 }
 
-type Masker = StreamMasker | Unmasked;
+type Masker = TerminalMasker | Unmasked;
 
 /**
  * @example
@@ -94,7 +94,7 @@ export class Recorder {
     this.#stream = stream;
     this.#start = opts.clock();
     const masker = (): Masker =>
-      opts.scanner ? new StreamMasker(opts.scanner, { holdBack: opts.holdBack }) : new Unmasked();
+      opts.scanner ? new TerminalMasker(opts.scanner, { holdBack: opts.holdBack }) : new Unmasked();
     this.#out = masker();
     this.#in = opts.input ? masker() : undefined;
     stream.on('error', (err) => this.#fail(err));

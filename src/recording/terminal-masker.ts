@@ -1,5 +1,5 @@
 /**
- * Masks secrets in a stream of text that arrives in pieces (terminal output), sans-I/O. The last
+ * Masks secrets in terminal output that arrives in timed pieces, sans-I/O. The last
  * `holdBack` characters are kept back until more text arrives, so a secret split across pieces is
  * still seen whole; an opened `-----BEGIN ... KEY-----` block is kept back until its END line (up
  * to `maxHold` characters). Masking keeps the length (each character becomes `*`, line breaks
@@ -8,7 +8,7 @@
  * What it cannot catch: a secret longer than the hold-back window that the detectors only
  * recognise whole, or one interleaved with terminal escape sequences.
  */
-import type { SecretScanner, SecretSpan } from './secret-scan.ts';
+import type { SecretScanner, SecretSpan } from '../masking/secret-scan.ts';
 
 /** A piece of text with the time it was produced. */
 export interface TimedText {
@@ -16,7 +16,7 @@ export interface TimedText {
   readonly text: string;
 }
 
-export interface StreamMaskerOptions {
+export interface TerminalMaskerOptions {
   /** Characters kept back for the next scan (default 4096). */
   readonly holdBack?: number;
   /** Most characters kept back for an unterminated key block (default 65536). */
@@ -28,11 +28,11 @@ const PEM_END = '-----END ';
 
 /**
  * @example
- * const m = new StreamMasker(new SecretScanner(), { holdBack: 256 });
+ * const m = new TerminalMasker(new SecretScanner(), { holdBack: 256 });
  * const out = [...m.push('token: ghp_abc', 1), ...m.push('def...', 2), ...m.flush()];
  * m.counts; // { github_token: 1 }
  */
-export class StreamMasker {
+export class TerminalMasker {
   readonly #scanner: SecretScanner;
   readonly #holdBack: number;
   readonly #maxHold: number;
@@ -41,7 +41,7 @@ export class StreamMasker {
   /** Findings masked so far, by type. */
   readonly counts: Record<string, number> = {};
 
-  constructor(scanner: SecretScanner, opts: StreamMaskerOptions = {}) {
+  constructor(scanner: SecretScanner, opts: TerminalMaskerOptions = {}) {
     this.#scanner = scanner;
     this.#holdBack = opts.holdBack ?? 4096;
     this.#maxHold = Math.max(opts.maxHold ?? 65_536, this.#holdBack);
