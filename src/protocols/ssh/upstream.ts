@@ -55,6 +55,8 @@ export function connectUpstream(
         return check.ok;
       },
     });
+    // Interactive traffic and small requests must not wait for Nagle and delayed ACKs.
+    client.setNoDelay(true);
   });
 }
 

@@ -130,28 +130,31 @@ export class SftpFramer {
     }
   }
 
-  /** The first n bytes (n ≤ buffered), copying only across chunk boundaries. */
+  /** The first n bytes (n ≤ buffered), copying only the chunks they span. */
   #peek(n: number): Buffer {
     const first = this.#chunks[0] as Buffer;
     if (first.length >= n) return first;
-    return Buffer.concat(this.#chunks, this.#buffered).subarray(0, n);
+    this.#merge(n);
+    return this.#chunks[0] as Buffer;
   }
 
   #take(n: number): Buffer {
+    this.#merge(n);
     const first = this.#chunks[0] as Buffer;
     this.#buffered -= n;
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    const all = Buffer.concat(this.#chunks);
-    const rest = all.subarray(n);
-    this.#chunks = rest.length > 0 ? [rest] : [];
-    return all.subarray(0, n);
+    if (first.length === n) this.#chunks.shift();
+    else this.#chunks[0] = first.subarray(n);
+    return first.subarray(0, n);
+  }
+
+  /** Joins the leading chunks until the first holds at least n bytes (linear in what it joins). */
+  #merge(n: number): void {
+    if ((this.#chunks[0] as Buffer).length >= n) return;
+    let count = 0;
+    let size = 0;
+    while (size < n) size += (this.#chunks[count++] as Buffer).length;
+    const merged = Buffer.concat(this.#chunks.slice(0, count), size);
+    this.#chunks.splice(0, count, merged);
   }
 }
 
