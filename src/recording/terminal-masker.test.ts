@@ -15,7 +15,7 @@ const PEM = [
 
 function feed(m: TerminalMasker, pieces: readonly string[]): TimedText[] {
   const out: TimedText[] = [];
-  pieces.forEach((p, i) => out.push(...m.push(p, i + 1)));
+  for (const [i, p] of pieces.entries()) out.push(...m.push(p, i + 1));
   return [...out, ...m.flush()];
 }
 

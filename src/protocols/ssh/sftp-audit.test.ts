@@ -139,8 +139,9 @@ describe('SftpAudit', () => {
     a.fromServer(Buffer.concat(server.slice(0, 2)));
     a.fromClient(client[2]!);
     a.end();
-    assert.equal((events[0]?.data as { complete: boolean }).complete, false);
-    assert.equal((events[0]?.data as { bytes: number }).bytes, 4);
+    const data = events[0]?.data as { complete: boolean; bytes: number } | undefined;
+    assert.equal(data?.complete, false);
+    assert.equal(data?.bytes, 4);
   });
 
   test('oversized or truncated packets are refused, never crash', () => {
