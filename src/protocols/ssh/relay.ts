@@ -31,6 +31,35 @@ export interface RelayResult {
   readonly error?: unknown;
 }
 
+/**
+ * The upstream channel's exit status or signal. Listened for from the moment the channel opens:
+ * a fast command's `exit-status` can arrive in the same read as the channel confirmation.
+ */
+export interface ExitInfo {
+  status?: number;
+  signal?: string;
+  core?: boolean;
+  desc?: string;
+}
+
+/**
+ * @example
+ * upstream.exec(cmd, (err, ch) => { const exit = watchExit(ch); ... });
+ */
+export function watchExit(up: ssh2.ClientChannel): ExitInfo {
+  const exit: ExitInfo = {};
+  up.on('exit', (code: number | null, signal?: string, core?: boolean, desc?: string) => {
+    if (code !== null && code !== undefined) exit.status = code;
+    else
+      Object.assign(exit, {
+        ...(signal !== undefined ? { signal } : {}),
+        core: core === true,
+        desc: desc ?? '',
+      });
+  });
+  return exit;
+}
+
 export interface RelayHandle {
   readonly done: Promise<RelayResult>;
   /** Ends the channel from the gateway's side (termination, recording failure). */
@@ -39,18 +68,18 @@ export interface RelayHandle {
 
 /**
  * @example
- * const relay = relaySession(clientChannel, upstreamChannel, { fromServer: (c) => rec.output(c) });
+ * const relay = relaySession(clientChannel, upstreamChannel, exit, { fromServer: (c) => rec.output(c) });
  * const result = await relay.done; // { outcome: 'ok', exitStatus: 0, bytesIn, bytesOut }
  */
 export function relaySession(
   client: ssh2.ServerChannel,
   up: ssh2.ClientChannel,
+  exit: ExitInfo,
   taps: RelayTaps = {},
 ): RelayHandle {
   const { promise, resolve } = Promise.withResolvers<RelayResult>();
   let bytesIn = 0;
   let bytesOut = 0;
-  let exit: { status?: number; signal?: string; core?: boolean; desc?: string } = {};
   let finished = false;
   let upClosed = false;
   const finish = (outcome: RelayResult['outcome'], error?: unknown) => {
@@ -95,12 +124,6 @@ export function relaySession(
   pipeTapped(up.stderr, client.stderr, (c) => {
     bytesOut += c.length;
     return tapped(taps.fromServerStderr, c);
-  });
-  up.on('exit', (code: number | null, signal?: string, core?: boolean, desc?: string) => {
-    exit =
-      code !== null && code !== undefined
-        ? { status: code }
-        : { ...(signal !== undefined ? { signal } : {}), core: core === true, desc: desc ?? '' };
   });
   up.on('close', () => {
     upClosed = true;

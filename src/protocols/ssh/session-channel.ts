@@ -18,7 +18,14 @@ import type { SessionPipeline } from '../../session/pipeline.ts';
 import { analyzeShell } from '../../shell/analyze.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { EXIT_GATEWAY, exitStatusFor, stderrLine } from './errors.ts';
-import { type RelayHandle, type RelayResult, type RelayTaps, relaySession } from './relay.ts';
+import {
+  type ExitInfo,
+  type RelayHandle,
+  type RelayResult,
+  type RelayTaps,
+  relaySession,
+  watchExit,
+} from './relay.ts';
 import { ScpAudit, scpMode } from './scp-audit.ts';
 import { type FileEvent, SftpAudit } from './sftp-audit.ts';
 
@@ -197,10 +204,10 @@ export class SessionChannel {
       this.#recorder = await this.#openRecorder(command, commandId);
     }
     const upstream = await this.#host.upstream();
-    const up = await openChannel(upstream, request, this.#pty, this.#env);
+    const { channel: up, exit } = await openChannel(upstream, request, this.#pty, this.#env);
     this.#up = up;
     const files = (e: FileEvent) => this.#host.pipeline.onFileEvent(this.#host.ctx, commandId, e);
-    const relay = relaySession(client, up, this.#taps(request, files));
+    const relay = relaySession(client, up, exit, this.#taps(request, files));
     this.#relay = relay;
     this.#recorder?.onError((err) => {
       this.#host.log.error('recording failed', { err });
@@ -309,6 +316,7 @@ export class SessionChannel {
     const ge = toGatewayError(err, this.#host.ctx.id);
     if (ge.kind === 'internal') this.#host.log.error('ssh channel failed', { err });
     else this.#host.log.info('ssh request refused', { code: ge.code });
+    client.resume(); // drain what the client sent meanwhile, so the channel can close
     if (!client.writable) return;
     client.stderr.write(stderrLine(ge, this.#pty !== undefined));
     client.exit(exitStatusFor(ge));
@@ -339,7 +347,7 @@ function openChannel(
   request: Request,
   pty: Pty | undefined,
   env: Record<string, string>,
-): Promise<ssh2.ClientChannel> {
+): Promise<{ channel: ssh2.ClientChannel; exit: ExitInfo }> {
   const window = pty && {
     term: pty.term,
     cols: pty.cols,
@@ -358,7 +366,7 @@ function openChannel(
             { cause: err },
           ),
         );
-      } else resolve(channel);
+      } else resolve({ channel, exit: watchExit(channel) });
     };
     if (request.kind === 'sftp') upstream.subsys('sftp', done);
     else if (request.kind === 'shell') upstream.shell(window ?? false, { env }, done);
