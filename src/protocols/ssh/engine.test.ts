@@ -21,7 +21,7 @@ import { loadPolicy } from '../../policy/rules.ts';
 import { SessionPipeline } from '../../session/pipeline.ts';
 import { SessionRegistry } from '../../session/registry.ts';
 import { SessionGuard } from '../../session/session-guard.ts';
-import { createLogger, silentLogger } from '../../telemetry/logger.ts';
+import { silentLogger } from '../../telemetry/logger.ts';
 import { SshEngine } from './engine.ts';
 import { fingerprint, parsePublicKey } from './keys.ts';
 
