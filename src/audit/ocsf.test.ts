@@ -322,6 +322,67 @@ describe('toOcsf', () => {
   });
 });
 
+describe('SSH events', () => {
+  test('an exec command is Process Activity: Launch, then Terminate with the exit code', () => {
+    const req = map(
+      ev('command.requested', {
+        command: { kind: 'exec', text: 'systemctl restart nginx', channel: 0 },
+        decision: 'allow',
+      }),
+    );
+    assert.deepEqual([req.class_uid, req.activity_name], [1007, 'Launch']);
+    assert.equal(req.process.cmd_line, 'systemctl restart nginx');
+    const done = map(
+      ev('command.completed', { outcome: 'error', exitStatus: 3, bytes: 10, durationMs: 5 }),
+      {
+        protocol: 'ssh',
+      },
+    );
+    assert.deepEqual([done.class_uid, done.activity_name, done.exit_code], [1007, 'Terminate', 3]);
+    assert.match(done.message, /exit 3/);
+  });
+
+  test('a shell, sftp session or forward is SSH Activity: Open; a refused host key is Refuse', () => {
+    const shell = map(
+      ev('command.requested', {
+        command: { kind: 'shell', text: 'interactive shell', channel: 0 },
+        decision: 'hold',
+      }),
+    );
+    assert.deepEqual([shell.class_uid, shell.activity_id, shell.status], [4007, 1, 'Held']);
+    const closed = map(ev('command.completed', { outcome: 'ok', bytes: 1, durationMs: 1 }), {
+      protocol: 'ssh',
+    });
+    assert.deepEqual([closed.class_uid, closed.activity_name], [4007, 'Close']);
+    const refused = map(
+      ev('host_key.rejected', { host: 'web', port: 22, fingerprint: 'SHA256:y' }),
+    );
+    assert.equal(refused.severity_id, 4);
+    assert.deepEqual(refused.dst_endpoint, { hostname: 'web', port: 22, name: 'clinic' });
+  });
+
+  test('a transferred file carries its path, size and SHA-256', () => {
+    const o = map(
+      ev('file.transferred', {
+        via: 'scp',
+        path: '/srv/a.csv',
+        direction: 'upload',
+        bytes: 7,
+        sha256: 'ab',
+        complete: true,
+      }),
+    );
+    assert.deepEqual(
+      [o.activity_name, o.file.name, o.file.size, o.file.hashes[0].value],
+      ['Upload', 'a.csv', 7, 'ab'],
+    );
+    const cut = map(
+      ev('file.transferred', { path: '/x', direction: 'download', bytes: 1, complete: false }),
+    );
+    assert.equal(cut.status, 'Failure');
+  });
+});
+
 describe('parseEndpoint', () => {
   test('reads IPv4, bracketed IPv6 and bare addresses', () => {
     assert.deepEqual(parseEndpoint('1.2.3.4:5678'), { ip: '1.2.3.4', port: 5678 });

@@ -150,7 +150,22 @@ export function caseInput(c: FixtureCase, defaults: FixtureFile['defaults'] = {}
   };
 }
 
-function commandOf(c: FixtureCase): { command: Command } & Partial<PolicyInput> {
+/** What a case (or `policy explain`) names: one of sql, exec, session, forward. */
+export interface CommandSpec {
+  readonly sql?: string | undefined;
+  readonly params?: readonly (string | null)[] | undefined;
+  readonly exec?: string | undefined;
+  readonly session?: 'shell' | 'sftp' | undefined;
+  readonly forward?: string | undefined;
+}
+
+/**
+ * The command and its analysis, as the gateway builds them.
+ *
+ * @example
+ * commandOf({ exec: 'sudo rm -rf /' }); // { command: { kind: 'exec', ... }, shell: { ok: true, ... } }
+ */
+export function commandOf(c: CommandSpec): { command: Command } & Partial<PolicyInput> {
   if (c.sql !== undefined)
     return { command: sqlCommand(c.sql, c.params), analysis: analyzeSql(c.sql) };
   if (c.exec !== undefined) {

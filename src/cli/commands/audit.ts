@@ -352,15 +352,23 @@ function eventLine(e: AuditEvent): string {
     e.type === 'command.requested'
       ? `[${String(d.decision ?? '')}] ${sqlText(d)}`
       : e.type === 'command.completed'
-        ? `${String(d.outcome)}${d.error ? ` ${(d.error as { code: string }).code}` : ''} rows=${String(d.rows)} ${String(d.durationMs)}ms`
+        ? `${String(d.outcome)}${d.error ? ` ${(d.error as { code: string }).code}` : ''} ${resultSize(d)} ${String(d.durationMs)}ms`
         : JSON.stringify(d).slice(0, 200);
   return `${e.seq}  ${e.ts}  ${e.type}  ${e.connection ?? '-'}  ${who(e.actor)}  ${e.clientAddr ?? ''}  ${detail}`;
+}
+
+/** `rows=N` for SQL; `exit=N bytes=N` for SSH commands. */
+function resultSize(d: Readonly<Record<string, unknown>>): string {
+  if (d.exitStatus !== undefined) return `exit=${String(d.exitStatus)} bytes=${String(d.bytes)}`;
+  if (d.exitSignal !== undefined) return `signal=${String(d.exitSignal)} bytes=${String(d.bytes)}`;
+  if (d.rows === undefined) return `bytes=${String(d.bytes)}`;
+  return `rows=${String(d.rows)}`;
 }
 
 function commandLine(r: CommandRecord): string {
   const o = r.outcome;
   const result = o
-    ? `${o.outcome}${o.error ? ` ${(o.error as { code: string }).code}` : ''} rows=${o.rows} ${o.durationMs}ms`
+    ? `${o.outcome}${o.error ? ` ${(o.error as { code: string }).code}` : ''} ${resultSize(o)} ${o.durationMs}ms`
     : 'pending';
   const approval = r.approval
     ? ` ${r.approval.type === 'command.approved' ? 'approved' : 'rejected'} by ${String(r.approval.data.approver ?? '?')}`

@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDecision, formatExplanation } from '../../policy/explain.ts';
-import { FixtureError, parseFixtures, runFixtures, sqlCommand } from '../../policy/fixtures.ts';
+import { commandOf, FixtureError, parseFixtures, runFixtures } from '../../policy/fixtures.ts';
 import type { PolicyInput } from '../../policy/policy.ts';
 import { type CompiledPolicy, loadPolicyFile, PolicyError } from '../../policy/rules.ts';
-import { analyzeSql, initSqlParser } from '../../sql/analyze.ts';
+import { initSqlParser } from '../../sql/analyze.ts';
 import { config, type Flags, out, parse, parseTime, str, UsageError } from '../args.ts';
 
 export const help = `policy check [--policy FILE]
   policy test FIXTURES [--policy FILE]   (exit 0 all pass, 1 a case fails, 2 a bad file)
-  policy explain [--policy FILE] --sql SQL [--connection C] [--label k=v ...]
+  policy explain [--policy FILE] --sql SQL | --exec CMD | --session shell|sftp | --forward HOST:PORT
+      [--connection C] [--label k=v ...]
       [--identity-kind token|oidc] [--name N] [--owner O] [--groups a,b] [--has-grant]
       [--phase parse|execute] [--at TIME] [--json]`;
 
@@ -71,10 +72,23 @@ function report(policy: CompiledPolicy, results: ReturnType<typeof runFixtures>)
 async function explain(argv: string[]): Promise<number> {
   const flags = explainFlags(argv);
   const policy = loadPolicyFile(policyPath(flags));
-  const sql = str(flags, 'sql');
-  if (sql === undefined) throw new UsageError('--sql is required');
+  const given = ['sql', 'exec', 'session', 'forward'].filter((k) => str(flags, k) !== undefined);
+  if (given.length !== 1) throw new UsageError('give one of --sql, --exec, --session, --forward');
+  const session = str(flags, 'session');
+  if (session !== undefined && session !== 'shell' && session !== 'sftp') {
+    throw new UsageError('--session: shell or sftp');
+  }
+  const forward = str(flags, 'forward');
+  if (forward !== undefined && !/^[^\s:]+:\d{1,5}$/.test(forward))
+    throw new UsageError('--forward: HOST:PORT');
   await initSqlParser();
-  const explanation = policy.explain(explainInput(flags, sql));
+  const spec = {
+    sql: str(flags, 'sql'),
+    exec: str(flags, 'exec'),
+    session: session as 'shell' | 'sftp' | undefined,
+    forward,
+  };
+  const explanation = policy.explain(explainInput(flags, spec));
   if (flags.json === true) out(JSON.stringify(explanation, null, 2));
   else process.stdout.write(formatExplanation(explanation));
   return 0;
@@ -90,6 +104,9 @@ function explainFlags(argv: string[]): ExplainFlags {
         config: { type: 'string' },
         policy: { type: 'string' },
         sql: { type: 'string' },
+        exec: { type: 'string' },
+        session: { type: 'string' },
+        forward: { type: 'string' },
         connection: { type: 'string' },
         label: { type: 'string', multiple: true },
         'identity-kind': { type: 'string' },
@@ -109,7 +126,7 @@ function explainFlags(argv: string[]): ExplainFlags {
   }
 }
 
-function explainInput(flags: ExplainFlags, sql: string): PolicyInput {
+function explainInput(flags: ExplainFlags, spec: Parameters<typeof commandOf>[0]): PolicyInput {
   const kind = str(flags, 'identity-kind') ?? 'token';
   if (kind !== 'token' && kind !== 'oidc') throw new UsageError('--identity-kind: token or oidc');
   const phase = str(flags, 'phase') ?? 'execute';
@@ -125,8 +142,7 @@ function explainInput(flags: ExplainFlags, sql: string): PolicyInput {
     },
     connection: str(flags, 'connection') ?? 'default',
     connectionLabels: labels(flags.label ?? []),
-    command: sqlCommand(sql),
-    analysis: analyzeSql(sql),
+    ...commandOf(spec),
     phase,
     hasGrant: flags['has-grant'] === true,
     now: at === undefined ? Date.now() : parseTime(at),
