@@ -252,7 +252,8 @@ describe('SshEngine (in process)', () => {
     c.end();
     assert.deepEqual(seen.env.sort(), ['LANG=C.UTF-8', 'LC_ALL=C']);
     const req = events.findLast((e) => e.type === 'command.requested');
-    assert.deepEqual((req?.data?.command as { droppedEnv?: string[] }).droppedEnv, ['LD_PRELOAD']);
+    const command = req?.data?.command as { droppedEnv?: string[] } | undefined;
+    assert.deepEqual(command?.droppedEnv, ['LD_PRELOAD']);
   });
 
   test('a denied command is exit 126 with the reason on stderr', async () => {
