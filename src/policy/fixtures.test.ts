@@ -18,6 +18,17 @@ describe('fixtures', () => {
     assert.deepEqual(failed, []);
   });
 
+  test('the example SSH policy passes its fixtures', () => {
+    const fixtures = parseFixtures(readFileSync(`${EXAMPLES}ssh-policy-tests.yaml`, 'utf8'), 'x');
+    const policy = loadPolicyFile(`${EXAMPLES}${fixtures.policy}`);
+    const results = runFixtures(policy, fixtures);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    assert.ok(results.length >= 16);
+  });
+
   test('cases inherit the file defaults and build the gateway input', () => {
     const fixtures = parseFixtures(
       `defaults: { connection: clinic, labels: { env: prod }, at: "2026-11-23T10:00:00Z" }
