@@ -70,6 +70,7 @@ export class SshConnection implements ChannelHost {
   #started = false;
   #ended = false;
   #opened = 0;
+  #forwards = 0;
   readonly #closed: Promise<void>;
   #markClosed: () => void = () => {};
   /** Called once authentication succeeded (the engine stops its login timer). */
@@ -317,7 +318,7 @@ export class SshConnection implements ChannelHost {
   }
 
   #session(accept: () => ssh2.Session, reject: () => void): void {
-    if (this.#ended || this.#channels.size >= this.#deps.config.ssh.max_channels) {
+    if (this.#ended || this.#busy()) {
       reject();
       return;
     }
@@ -328,6 +329,25 @@ export class SshConnection implements ChannelHost {
 
   /** `ssh -L`: a Command of its own, off unless a policy rule allows the target. */
   async #forward(
+    accept: () => ssh2.ServerChannel,
+    reject: () => void,
+    info: ssh2.TcpipRequestInfo,
+  ): Promise<void> {
+    if (this.#busy()) return reject();
+    this.#forwards += 1;
+    try {
+      await this.#forwardChannel(accept, reject, info);
+    } finally {
+      this.#forwards -= 1;
+    }
+  }
+
+  /** At most `ssh.max_channels` shells, commands, SFTP sessions and forwards open at once. */
+  #busy(): boolean {
+    return this.#channels.size + this.#forwards >= this.#deps.config.ssh.max_channels;
+  }
+
+  async #forwardChannel(
     accept: () => ssh2.ServerChannel,
     reject: () => void,
     info: ssh2.TcpipRequestInfo,
