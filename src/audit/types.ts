@@ -18,6 +18,10 @@ export const AUDIT_EVENT_TYPES = [
   /** A held command was rejected, or its approval timed out (issue 5). */
   'command.rejected',
   'command.completed',
+  /** An LLM call reached the gateway (model, messages, tools; decision as for commands). */
+  'llm.requested',
+  /** An LLM call's response (text per choice, tool calls, usage), recorded whole. */
+  'llm.responded',
   /** One approver's vote on a review (approve or deny, with their reason). */
   'review.voted',
   /** Time-boxed access to a connection was requested, granted, or refused/expired. */

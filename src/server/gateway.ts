@@ -262,7 +262,7 @@ async function openPolicy(
 /** EXPLAIN for approvers, on the connection the held command targets. */
 async function estimateFor(config: AirlockConfig, name: string, command: SqlCommand) {
   const conn = config.connections.find((c) => c.name === name);
-  if (!conn) return undefined;
+  if (conn?.type !== 'postgres') return undefined;
   const params = command.params?.map((p) => (p.format === 'text' ? p.value : null)) ?? null;
   const impact = await estimateImpact(conn, { text: command.text, params });
   return impact.ok
@@ -305,7 +305,11 @@ async function recordConfig(
   const summary = {
     listen: config.listen,
     store: config.audit.store.kind,
-    connections: config.connections.map((c) => ({ name: c.name, type: c.type, host: c.host })),
+    connections: config.connections.map((c) => ({
+      name: c.name,
+      type: c.type,
+      host: c.type === 'postgres' ? c.host : new URL(c.url).host,
+    })),
     ...(masking ? { masking: { policyVersion: masking.version, rules: masking.ruleCount } } : {}),
   };
   // Secret serialises as [redacted], so the hash never depends on (or reveals) a secret.

@@ -252,7 +252,9 @@ export class PostgresEngine {
   }
 
   #connection(database: string | undefined): PostgresConnectionConfig | undefined {
-    return this.#deps.config.connections.find((c) => c.type === 'postgres' && c.name === database);
+    return this.#deps.config.connections.find(
+      (c): c is PostgresConnectionConfig => c.type === 'postgres' && c.name === database,
+    );
   }
 
   async #relay(
