@@ -14,6 +14,7 @@ import type { Ledger } from '../audit/ledger.ts';
 import { openLedger } from '../audit/open.ts';
 import { createSink } from '../audit/sink/config.ts';
 import type { EventSource, SinkRunner } from '../audit/sink/runner.ts';
+import { BudgetStore } from '../budget/store.ts';
 import type { AirlockConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { type Authenticator, createAuthenticator } from '../identity/authenticator.ts';
@@ -21,9 +22,11 @@ import { toIssuerConfig } from '../identity/oidc/config.ts';
 import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { TokenStore } from '../identity/token-store.ts';
 import { createDetectors } from '../masking/detectors/index.ts';
-import { detectorConfigOf, MaskingEngine } from '../masking/engine.ts';
+import type { DetectorSet, DetectorType } from '../masking/detectors/types.ts';
+import { createRedactor, detectorConfigOf, MaskingEngine } from '../masking/engine.ts';
 import { PolicyHolder } from '../policy/holder.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
+import { HttpEngine } from '../protocols/http/engine.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
 import { PostgresMasking } from '../protocols/postgres/masking/index.ts';
 import { estimateImpact } from '../review/impact.ts';
@@ -43,8 +46,11 @@ export interface Gateway {
   readonly addresses: {
     readonly postgres?: { host: string; port: number };
     readonly api?: { host: string; port: number; tls: boolean };
+    readonly http?: { host: string; port: number };
+    readonly https?: { host: string; port: number };
   };
   readonly ledger: Ledger;
+  readonly budgets: BudgetStore;
   readonly tokens: TokenStore;
   readonly sessions: SessionRegistry;
   readonly authenticator: Authenticator;
@@ -106,7 +112,11 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       : {}),
   });
   await reviews.recover();
+  const detectors = promptDetectors(config);
+  const budgets = new BudgetStore({ dataDir: config.data_dir, budgets: config.budgets, clock });
   const pipeline = new SessionPipeline({
+    budgets,
+    secretRedactor: createRedactor(detectors, { types: SECRET_TYPES }),
     ledger,
     policy,
     logger,
@@ -151,12 +161,52 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     clock,
     masking: pgMasking,
   });
+  const httpEngine = new HttpEngine({
+    config,
+    logger: logger.child({ component: 'http' }),
+    pipeline,
+    authenticator,
+    sessions,
+    clock,
+    masking,
+    detectors,
+  });
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
+  const track = (server: Server) =>
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
   const addresses: {
     postgres?: { host: string; port: number };
     api?: { host: string; port: number; tls: boolean };
+    http?: { host: string; port: number };
+    https?: { host: string; port: number };
   } = {};
+  if (config.listen.http) {
+    const server = track(createHttpServer({ requestTimeout: 0 }, httpEngine.handler));
+    addresses.http = await listen(server, config.listen.http);
+    servers.push(server);
+    logger.info('http listener ready', addresses.http);
+  }
+  if (config.listen.https) {
+    if (!tls)
+      throw new GatewayError(
+        'GW_CONFIG_INVALID',
+        'listen.https: needs TLS (tls.cert_file or tls.self_signed)',
+      );
+    const opts = {
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: 'TLSv1.2' as const,
+      requestTimeout: 0,
+    };
+    const server = track(createHttpsServer(opts, httpEngine.handler));
+    addresses.https = await listen(server, config.listen.https);
+    servers.push(server);
+    logger.info('https listener ready', addresses.https);
+  }
   if (config.listen.postgres) {
     const server = createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
@@ -195,6 +245,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     engine.shutdown();
+    httpEngine.shutdown();
     guard.stop();
     if (policy instanceof PolicyHolder) policy.close();
     await reviews.close();
@@ -204,16 +255,19 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     );
     for (const s of sockets) s.destroy();
     await Promise.all(stopped);
+    httpEngine.close();
     await pgMasking?.close();
     await ledger.close();
     await Promise.all(sinks.map((s) => s.close()));
     await notifier.close();
     reviewStore.close();
+    budgets.close();
     tokens.close();
   };
   return {
     addresses,
     ledger,
+    budgets,
     tokens,
     sessions,
     authenticator,
@@ -281,6 +335,31 @@ async function startSinks(config: AirlockConfig, ledger: Ledger, logger: Logger)
   );
   await Promise.all(runners.map((r) => r.start()));
   return runners;
+}
+
+/** Secrets and keys: never recorded in the ledger from an HTTP or LLM body, masking rules or not. */
+const SECRET_TYPES: ReadonlySet<DetectorType> = new Set<DetectorType>([
+  'aws_access_key',
+  'aws_secret_key',
+  'gcp_api_key',
+  'azure_key',
+  'github_token',
+  'gitlab_token',
+  'slack_token',
+  'jwt',
+  'private_key',
+  'generic_secret',
+]);
+
+/** The detectors that find what prompts contain (for `prompt.contains` rules and redaction). */
+function promptDetectors(config: AirlockConfig): DetectorSet {
+  try {
+    return createDetectors(detectorConfigOf(config.masking));
+  } catch (err) {
+    throw new GatewayError('GW_CONFIG_INVALID', `masking.detectors: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 /** The masking engine when rules are configured; a detector setting it refuses is a config error. */
