@@ -24,7 +24,7 @@ export interface LlmStack extends AsyncDisposable {
 export interface LlmStackOptions {
   /** Extra top-level YAML (masking, budgets, ...), and connections after the default `openai`. */
   readonly yaml?: string;
-  readonly connections?: string;
+  readonly connections?: (upstreamUrl: string) => string;
   readonly policy?: string;
 }
 
@@ -59,7 +59,7 @@ connections:
     url: ${upstream.url}/v1
     api_key: \${env:UPSTREAM_KEY}
     default: true
-${opts.connections ?? ''}`;
+${opts.connections?.(upstream.url) ?? ''}`;
   const cfg = parseConfig(yaml, 'test', { ...process.env, UPSTREAM_KEY });
   const logger = process.env.GW_DEBUG ? createLogger({ level: 'debug' }) : silentLogger;
   const gw = await startGateway({ ...cfg, data_dir: dataDir }, { logger });
