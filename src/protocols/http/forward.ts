@@ -84,7 +84,7 @@ export async function forward(deps: ForwardDeps, f: Forwarding): Promise<void> {
     if (ge.kind === 'internal')
       deps.logger.error('http forward failed', { session: f.ctx.id, err });
     if (!f.res.headersSent) writeError(f, ge);
-    else f.res.destroy();
+    else if (!f.res.writableEnded) f.res.destroy();
     out.status ||= f.res.statusCode;
   } finally {
     finish(deps, f, out);
