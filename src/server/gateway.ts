@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { createApiHandler } from '../api/server.ts';
 import type { Ledger } from '../audit/ledger.ts';
 import { openLedger } from '../audit/open.ts';
@@ -27,6 +28,7 @@ import { createRedactor, detectorConfigOf, MaskingEngine } from '../masking/engi
 import { PolicyHolder } from '../policy/holder.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
 import { HttpEngine } from '../protocols/http/engine.ts';
+import { ProxyCa } from '../protocols/http/proxy-ca.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
 import { PostgresMasking } from '../protocols/postgres/masking/index.ts';
 import { estimateImpact } from '../review/impact.ts';
@@ -60,6 +62,8 @@ export interface Gateway {
   recheckSessions(): number;
   /** The certificate clients can pin (`sslrootcert=`), when TLS is on. */
   readonly tlsCertFile: string | undefined;
+  /** The CA that signs HTTPS-proxy (CONNECT) certificates; clients of proxy mode trust it. */
+  readonly proxyCaFile: string;
   close(): Promise<void>;
 }
 
@@ -161,6 +165,14 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     clock,
     masking: pgMasking,
   });
+  const proxyCa = new ProxyCa(join(config.data_dir, 'tls'));
+  if (config.listen.http && config.connections.some((c) => c.type !== 'postgres' && c.hosts)) {
+    await proxyCa.prepare().catch((err: unknown) => {
+      throw new GatewayError('GW_CONFIG_INVALID', 'tls: `openssl` could not create the proxy CA', {
+        cause: err,
+      });
+    });
+  }
   const httpEngine = new HttpEngine({
     config,
     logger: logger.child({ component: 'http' }),
@@ -170,6 +182,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     clock,
     masking,
     detectors,
+    proxyCa,
   });
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
@@ -186,6 +199,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   } = {};
   if (config.listen.http) {
     const server = track(createHttpServer({ requestTimeout: 0 }, httpEngine.handler));
+    server.on('connect', httpEngine.connectHandler(server));
     addresses.http = await listen(server, config.listen.http);
     servers.push(server);
     logger.info('http listener ready', addresses.http);
@@ -275,6 +289,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     policy,
     recheckSessions: () => guard.sweep(),
     tlsCertFile: tls?.certFile,
+    proxyCaFile: proxyCa.certFile,
     close: () => {
       closing ??= close();
       return closing;

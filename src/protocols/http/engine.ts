@@ -6,8 +6,11 @@
  * shape, or problem+json).
  */
 import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import type { AirlockConfig } from '../../config/schema.ts';
 import { GatewayError, toGatewayError } from '../../errors.ts';
 import type { Authenticator } from '../../identity/authenticator.ts';
@@ -26,6 +29,7 @@ import { BodyMasker } from './body-masker.ts';
 import { sendError } from './errors.ts';
 import { forward } from './forward.ts';
 import { credentialOf, upstreamHeaders } from './headers.ts';
+import type { ProxyCa } from './proxy-ca.ts';
 import { httpCommand } from './request-command.ts';
 import { type HttpTarget, type Route, Router } from './router.ts';
 import { HttpSessions } from './sessions.ts';
@@ -44,6 +48,8 @@ export interface HttpEngineDeps {
   readonly masking: MaskingEngine | undefined;
   /** Finds detector types in prompts for `prompt.contains` rules. */
   readonly detectors: DetectorSet;
+  /** Certificates for CONNECT tunnels (HTTPS proxy mode). */
+  readonly proxyCa?: ProxyCa;
 }
 
 type Connected = Extract<Route, { kind: 'connection' }>;
@@ -60,6 +66,8 @@ export class HttpEngine {
   readonly #upstreams = new Upstreams();
   readonly #sessions: HttpSessions;
   readonly #identities = new WeakMap<Socket, Map<string, Identity>>();
+  /** The Airlock credential a CONNECT tunnel was opened with, by its inner TLS socket. */
+  readonly #tunnels = new WeakMap<object, string>();
   #shuttingDown = false;
 
   constructor(deps: HttpEngineDeps) {
@@ -79,6 +87,54 @@ export class HttpEngine {
 
   shutdown(): void {
     this.#shuttingDown = true;
+  }
+
+  /**
+   * `server.on('connect', ...)`: a CONNECT tunnel (HTTPS proxy mode) to the host of a configured
+   * connection, authenticated with `Proxy-Authorization`. Airlock ends TLS itself with a
+   * certificate from its proxy CA and serves the requests inside like any other. RFC 9110 §9.3.6:
+   * "A server MUST NOT send any Transfer-Encoding or Content-Length header fields in a 2xx
+   * (Successful) response to CONNECT."
+   */
+  readonly connectHandler =
+    (server: EventEmitter) =>
+    (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      void this.#connect(server, req, socket, head).catch((err: unknown) => {
+        this.#deps.logger.warn('CONNECT refused', { code: toGatewayError(err).code });
+        refuseTunnel(socket, toGatewayError(err));
+      });
+    };
+
+  async #connect(
+    server: EventEmitter,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): Promise<void> {
+    const authority = req.url ?? '';
+    const conn = this.#router.tunnelTarget(authority);
+    const ca = this.#deps.proxyCa;
+    if (!conn || !ca)
+      throw new GatewayError('GW_CONNECTION_UNKNOWN', `no connection serves ${authority}`);
+    const secret = credentialOf(req.headers);
+    if (secret === undefined)
+      throw new GatewayError('GW_AUTH_PASSWORD_MISSING', 'proxy credentials required');
+    const auth = await this.#deps.authenticator.verifySecret(secret);
+    if (!auth.ok) {
+      const { ok: _, ...failure } = auth;
+      await this.#deps.pipeline.onAuthFailed(this.#detached(req, conn), {
+        ...failure,
+        protocol: 'http',
+      });
+      throw authError(auth.reason);
+    }
+    const context = await ca.contextFor(authority.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    const tls = new TLSSocket(socket as Socket, { isServer: true, secureContext: context });
+    tls.on('error', () => tls.destroy());
+    this.#tunnels.set(tls, secret);
+    server.emit('connection', tls);
   }
 
   close(): void {
@@ -207,7 +263,8 @@ export class HttpEngine {
 
   /** The Airlock credential of the request, verified once per socket and secret. */
   async #authenticate(req: IncomingMessage, conn: HttpTarget): Promise<Identity> {
-    const secret = credentialOf(req.headers);
+    // Inside a CONNECT tunnel the tunnel's credential counts (the SDK's own key is a dummy).
+    const secret = this.#tunnels.get(req.socket) ?? credentialOf(req.headers);
     const pipeline = this.#deps.pipeline;
     if (secret === undefined) {
       await pipeline.onAuthFailed(this.#detached(req, conn), {
@@ -287,6 +344,20 @@ function tooLarge(max: number): GatewayError {
     'GW_PROTOCOL_FRAME_TOO_LARGE',
     `the request body is larger than ${max} bytes`,
   );
+}
+
+function refuseTunnel(socket: Duplex, err: GatewayError): void {
+  const auth = err.kind === 'unauthenticated' && err.code !== 'GW_CONNECTION_UNKNOWN';
+  const status = auth
+    ? '407 Proxy Authentication Required'
+    : err.code === 'GW_CONNECTION_UNKNOWN'
+      ? '403 Forbidden'
+      : '502 Bad Gateway';
+  const extra = auth ? 'Proxy-Authenticate: Basic realm="airlock"\r\n' : '';
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${status}\r\n${extra}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+  }
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -86,6 +86,11 @@ export class Router {
     return { kind: 'none' };
   }
 
+  /** The connection a CONNECT tunnel to `host:port` may open, if any. */
+  tunnelTarget(authority: string): HttpTarget | undefined {
+    return this.#host(authority) ?? this.#host(authority.replace(/:443$/, ''));
+  }
+
   #host(host: string): HttpTarget | undefined {
     const h = host.toLowerCase();
     return this.#byHost.get(h) ?? this.#byHost.get(h.replace(/:\d+$/, ''));
