@@ -106,7 +106,7 @@ function contains(types: readonly string[]): Condition {
     perStatement: false,
     test: (input) => {
       const found = httpOf(input)?.llm?.findings;
-      return found !== undefined && found.some((t) => types.includes(t));
+      return found?.some((t) => types.includes(t)) === true;
     },
     why: (input) => {
       const found = httpOf(input)?.llm?.findings;

@@ -120,7 +120,7 @@ async function relay(
   const body = decoded(up, headers);
   const type = String(up.headers['content-type'] ?? '');
   if (f.llm && /^text\/event-stream/i.test(type) && out.status < 300) {
-    await relayStream(deps, f, body, headers, out, dropUsageOnly);
+    await relayStream(f, body, headers, out, dropUsageOnly);
     return;
   }
   const whole = f.llm !== undefined || (f.masker !== null && isTextual(type));
@@ -137,7 +137,6 @@ async function relay(
 
 /** A streamed LLM response, event by event (held back and masked on a masked session). */
 async function relayStream(
-  _deps: ForwardDeps,
   f: Forwarding,
   body: Readable,
   headers: OutgoingHttpHeaders,

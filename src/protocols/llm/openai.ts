@@ -367,17 +367,19 @@ class ChunkStream implements StreamState {
 class ResponsesStream implements StreamState {
   readonly #texts = new Map<string, string>();
   readonly #calls = new Map<string, { name: string; arguments: string }>();
+  /** `item_id` of each text stream, for the delta events that release held text. */
+  readonly #items = new Map<string, string>();
   #usage: LlmUsage | undefined;
   #id: string | undefined;
   #model: string | undefined;
-  #last: Record<string, unknown> = {};
 
   step(ev: SseEvent): StreamStep | undefined {
     const json = jsonOf(ev);
     if (json === undefined) return undefined;
     const type = str(json.type) ?? ev.event ?? '';
     const key = `${int(json.output_index) ?? 0}:${int(json.content_index) ?? 0}`;
-    this.#last = json;
+    const item = str(json.item_id);
+    if (item !== undefined) this.#items.set(key, item);
     if (
       type === 'response.output_text.delta' ||
       type === 'response.function_call_arguments.delta'
@@ -417,7 +419,7 @@ class ResponsesStream implements StreamState {
     const type = isCall ? 'response.function_call_arguments.delta' : 'response.output_text.delta';
     const data = {
       type,
-      ...(str(this.#last.item_id) ? { item_id: this.#last.item_id } : {}),
+      ...(this.#items.has(key) ? { item_id: this.#items.get(key) } : {}),
       output_index: output,
       ...(isCall ? {} : { content_index: content }),
       delta: text,
