@@ -131,6 +131,18 @@ describe('LLM gateway with the OpenAI SDK', () => {
     assert.equal(models.data[0]?.id, 'fake-gpt');
   });
 
+  it('refuses a revoked token at once, on a live keep-alive connection too', async () => {
+    await using s = await startLlmStack();
+    const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: s.token, maxRetries: 0 });
+    const ask = () =>
+      client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    await ask();
+    const id = s.token.split('_')[1] as string;
+    assert.ok(s.gw.tokens.revoke(id));
+    await assert.rejects(ask(), (err: unknown) => err instanceof OpenAI.AuthenticationError);
+    assert.equal(s.upstream.received.length, 1);
+  });
+
   it('refuses a bad token with an error the SDK reports, and records why', async () => {
     await using s = await startLlmStack();
     const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'alk_notatoken', maxRetries: 0 });
