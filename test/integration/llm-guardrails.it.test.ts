@@ -124,6 +124,18 @@ rules:
         return true;
       },
     );
+    // A mislabelled body is still read as the LLM request it is; a body that is not JSON is refused.
+    const raw = (body: string) =>
+      fetch(`${s.base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.token}`, 'content-type': 'text/plain' },
+        body,
+      });
+    const mislabelled = await raw(
+      JSON.stringify({ model: 'm', messages: [{ role: 'user', content: AWS_KEY }] }),
+    );
+    assert.equal(mislabelled.status, 403);
+    assert.equal((await raw('model=m&prompt=hi')).status, 400);
     assert.equal(s.upstream.received.length, 0, 'nothing left the gateway');
     const [req] = await s.gw.ledger.query({ types: ['llm.requested'] });
     assert.equal(req?.data.decision, 'deny');

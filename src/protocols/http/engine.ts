@@ -301,14 +301,18 @@ export class HttpEngine {
   }
 }
 
-/** The LLM request of a JSON POST the dialect understands; undefined for anything else. */
+/**
+ * The LLM request of a POST to one of the dialect's operations, whatever its content type (a
+ * client cannot skip prompt checks by mislabelling the body): a body that is not a JSON object
+ * there is refused. Other paths (files, models, ...) are plain HTTP requests.
+ */
 function parseLlm(
   req: IncomingMessage,
   route: Connected,
   body: Buffer,
   dialect: LlmDialect,
 ): { dialect: LlmDialect; request: LlmRequest; json: Record<string, unknown> } | undefined {
-  if (req.method !== 'POST' || body.length === 0) return undefined;
+  if (req.method !== 'POST' || !dialect.isOperation(route.path)) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
@@ -316,7 +320,8 @@ function parseLlm(
     throw new GatewayError('GW_PROTOCOL_MALFORMED', 'the request body is not valid JSON');
   }
   const request = dialect.parseRequest(route.path, json);
-  if (!request) return undefined;
+  if (!request)
+    throw new GatewayError('GW_PROTOCOL_MALFORMED', 'the request body must be a JSON object');
   return { dialect, request, json: json as Record<string, unknown> };
 }
 

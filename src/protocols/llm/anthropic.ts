@@ -34,9 +34,12 @@ const PARAMS = ['max_tokens', 'temperature', 'top_p', 'top_k', 'stream'];
 export const anthropic: LlmDialect = {
   name: 'anthropic',
   sdkBasePath: '',
+  isOperation(path) {
+    return path.replace(/\/+$/, '').endsWith('/messages');
+  },
   parseRequest(path, body) {
     const b = obj(body);
-    if (!path.replace(/\/+$/, '').endsWith('/messages') || b === undefined) return undefined;
+    if (!anthropic.isOperation(path) || b === undefined) return undefined;
     return requestOf(b);
   },
   prepare() {

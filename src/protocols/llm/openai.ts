@@ -63,6 +63,9 @@ const PARAMS = [
 export const openai: LlmDialect = {
   name: 'openai',
   sdkBasePath: '/v1',
+  isOperation(path) {
+    return operationOf(path) !== undefined;
+  },
   parseRequest(path, body) {
     const op = operationOf(path);
     const b = obj(body);
@@ -72,7 +75,7 @@ export const openai: LlmDialect = {
   prepare(req, body) {
     const wants = obj(body.stream_options)?.include_usage === true;
     if (!req.stream || (req.operation !== 'chat' && req.operation !== 'completion') || wants) {
-      return { changed: false, clientWantsUsage: wants };
+      return { changed: false, clientWantsUsage: true };
     }
     body.stream_options = { ...(obj(body.stream_options) ?? {}), include_usage: true };
     return { changed: true, clientWantsUsage: false };

@@ -78,6 +78,8 @@ export interface LlmDialect {
   readonly name: 'openai' | 'anthropic';
   /** The path prefix the SDK's default base URL adds (`/v1` for OpenAI, none for Anthropic). */
   readonly sdkBasePath: string;
+  /** Whether `POST path` is one of the dialect's LLM operations (its body must be JSON). */
+  isOperation(path: string): boolean;
   /** The request of `POST path` with a JSON body, or undefined when it is no LLM operation. */
   parseRequest(path: string, body: unknown): LlmRequest | undefined;
   /**
