@@ -11,6 +11,7 @@
  * | session.ended                        | Authentication [3002]            | Logoff (2)             |
  * | command.requested/completed (SQL)    | Datastore Activity [6005]        | by statement kind      |
  * | command.requested (HTTP)             | API Activity [6003]              | by HTTP method         |
+ * | llm.requested / llm.responded        | API Activity [6003]              | by HTTP method / Other |
  * | command.approved/rejected, data.masked | the command's class            | Other (99)             |
  * | token.created / token.revoked        | Account Change [3001]            | Create (1) / Delete (6)|
  * | config.loaded                        | Application Lifecycle [6002]     | Start (3)              |
@@ -530,6 +531,27 @@ const commandCompleted: Mapper = (e, opts) => {
   };
 };
 
+/** An LLM call: API Activity like any HTTP command, the model in the message. */
+const llmRequested: Mapper = (e, opts) => {
+  const base = commandRequested(e, { ...opts, protocol: 'http' });
+  const model = str((commandOf(e)?.llm as OcsfObject | undefined)?.model);
+  return {
+    ...base,
+    message: `LLM call${model ? ` to ${model}` : ''}: ${str(e.data.decision) ?? 'no decision'}`,
+  };
+};
+
+/** An LLM response: API Activity; usage tokens in the message (the text stays in `unmapped`). */
+const llmResponded: Mapper = (e, opts) => {
+  const base = commandCompleted(e, { ...opts, protocol: 'http' });
+  const usage = (e.data.llm as OcsfObject | undefined)?.usage as OcsfObject | undefined;
+  const total = num(usage?.totalTokens);
+  return {
+    ...base,
+    message: `LLM response: ${str(e.data.outcome) ?? 'unknown'}${total !== undefined ? `, ${total} tokens` : ''}`,
+  };
+};
+
 function approvalMapper(approved: boolean): Mapper {
   return (e, opts) => {
     const family = familyOf(e, opts);
@@ -733,6 +755,8 @@ const MAPPERS: Record<AuditEventType, Mapper> = {
   'command.approved': approvalMapper(true),
   'command.rejected': approvalMapper(false),
   'command.completed': commandCompleted,
+  'llm.requested': llmRequested,
+  'llm.responded': llmResponded,
   'review.voted': reviewVoted,
   'access.requested': accessMapper('requested'),
   'access.granted': accessMapper('granted'),

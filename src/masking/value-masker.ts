@@ -109,6 +109,16 @@ export class ValueMasker {
     return this.#detectors.mayContainBytes(bytes, start, end, opts);
   }
 
+  /** The findings a rule of `spec` masks (for text that arrives in pieces: stream-masker.ts). */
+  spans(
+    text: string,
+    spec: ScanSpec,
+    opts: ScanOptions,
+  ): { start: number; end: number; type: DetectorType }[] {
+    if (text.length === 0) return [];
+    return this.#detectors.scan(text, opts).filter((f) => spec.ruleOf.has(f.type));
+  }
+
   /** The rule of the first finding, for values that cannot be rewritten in their type. */
   firstFinding(text: string, spec: ScanSpec, opts: ScanOptions): CompiledRule | undefined {
     if (text.length === 0) return undefined;

@@ -16,6 +16,7 @@ import {
   type TableFact,
 } from './facts.ts';
 import { compileGlobs, type GlobList, globMatch, globRegExp } from './glob.ts';
+import { compileHttpMatch } from './http-conditions.ts';
 import type { PolicyInput } from './policy.ts';
 import type { MatchSpec } from './schema.ts';
 import { TimeWindow } from './window.ts';
@@ -55,6 +56,7 @@ export function compileMatch(match: MatchSpec, ctx: CompileContext): Condition[]
   if (match.identity?.owners) conds.push(identityField('owners', 'owner', match.identity.owners));
   if (match.groups) conds.push(groups(match.groups));
   if (match.has_grant !== undefined) conds.push(hasGrant(match.has_grant));
+  conds.push(...compileHttpMatch(match));
   if (match.classes) conds.push(classes(match.classes));
   if (match.statements) conds.push(statements(match.statements, ctx.mode));
   if (match.facts) conds.push(facts(match.facts, ctx.mode));

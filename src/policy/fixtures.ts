@@ -5,7 +5,9 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Identity } from '../identity/types.ts';
-import type { SqlCommand } from '../session/command.ts';
+import { createDetectors } from '../masking/detectors/index.ts';
+import type { DetectorSet } from '../masking/detectors/types.ts';
+import type { HttpCommand, SqlCommand } from '../session/command.ts';
 import { analyzeSql } from '../sql/analyze.ts';
 import type { Decision, PolicyInput } from './policy.ts';
 import type { CompiledPolicy } from './rules.ts';
@@ -29,15 +31,32 @@ const contextFields = {
   at: at.optional(),
 };
 
-const caseSchema = z.strictObject({
-  name: z.string().min(1),
-  sql: z.string(),
-  ...contextFields,
-  params: z.array(z.string().nullable()).optional(),
-  phase: z.enum(['parse', 'execute']).optional(),
-  expect: z.enum(ACTIONS),
-  expect_rule: z.string().min(1).optional(),
+/** An HTTP request or LLM call (`model` and `prompt` make it an LLM call). */
+const httpCaseSchema = z.strictObject({
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/)
+    .default('POST'),
+  path: z.string().startsWith('/'),
+  model: z.string().min(1).optional(),
+  prompt: z.string().optional(),
 });
+
+const caseSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** The statement; or `http` for a request through an http or llm connection. */
+    sql: z.string().optional(),
+    http: httpCaseSchema.optional(),
+    ...contextFields,
+    params: z.array(z.string().nullable()).optional(),
+    phase: z.enum(['parse', 'execute']).optional(),
+    expect: z.enum(ACTIONS),
+    expect_rule: z.string().min(1).optional(),
+  })
+  .refine((c) => (c.sql === undefined) !== (c.http === undefined), {
+    message: 'a case needs sql or http (not both)',
+  });
 
 export const fixtureSchema = z.strictObject({
   /** The policy file, relative to the fixture file. */
@@ -119,11 +138,52 @@ export function caseInput(c: FixtureCase, defaults: FixtureFile['defaults'] = {}
     identity: caseIdentity(c.identity ?? defaults.identity),
     connection: c.connection ?? defaults.connection ?? 'default',
     ...(labels === undefined ? {} : { connectionLabels: labels }),
-    command: sqlCommand(c.sql, c.params),
-    analysis: analyzeSql(c.sql),
+    ...(c.http
+      ? { command: httpCaseCommand(c.http) }
+      : { command: sqlCommand(c.sql ?? '', c.params), analysis: analyzeSql(c.sql ?? '') }),
     phase: c.phase ?? 'execute',
     hasGrant: c.has_grant ?? defaults.has_grant ?? false,
     now: time === undefined ? Date.now() : Date.parse(time),
+  };
+}
+
+let detectors: DetectorSet | undefined;
+
+/**
+ * The command an `http:` case stands for; the prompt is scanned with the default detectors.
+ *
+ * @example
+ * httpCaseCommand({ method: 'POST', path: '/chat/completions', model: 'gpt-4o', prompt: 'hi' });
+ */
+export function httpCaseCommand(h: z.output<typeof httpCaseSchema>): HttpCommand {
+  const method = h.method.toUpperCase();
+  const llm = h.model !== undefined || h.prompt !== undefined;
+  detectors ??= createDetectors();
+  const prompt = h.prompt ?? '';
+  return {
+    kind: 'http',
+    method,
+    url: h.path,
+    path: h.path.split('?')[0] as string,
+    host: 'fixture',
+    text: `${method} ${h.path}`,
+    params: null,
+    paramsDigest: '',
+    bodyBytes: prompt.length,
+    ...(llm
+      ? {
+          llm: {
+            dialect: 'openai',
+            operation: 'chat',
+            model: h.model ?? '',
+            stream: false,
+            prompt,
+            findings: [...new Set(detectors.scan(prompt).map((f) => f.type))],
+            reserveTokens: 0,
+            record: {},
+          },
+        }
+      : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import type { AuditEventInput } from '../audit/types.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity } from '../identity/types.ts';
 import type { ApproverRule, ReviewRequirement } from '../policy/policy.ts';
-import type { SqlCommand } from '../session/command.ts';
+import type { Command, SqlCommand } from '../session/command.ts';
 import { actorOf, newId, type SessionContext } from '../session/context.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Requester, Review, ReviewStatus, ReviewStore, Vote } from './store.ts';
@@ -39,7 +39,7 @@ export interface HoldRequest {
   readonly id: string;
   readonly ctx: SessionContext;
   readonly commandId: string;
-  readonly command: SqlCommand;
+  readonly command: Command;
   /** The statement as approvers see it (clipped like the ledger's copy). */
   readonly display: string;
   readonly tables: readonly string[];
@@ -261,13 +261,13 @@ export class ReviewService {
   /** Estimates the impact (bounded wait), then tells the approvers. */
   async #announce(id: string, req: HoldRequest): Promise<void> {
     const estimate = this.#deps.estimate;
-    if (estimate) {
+    if (estimate && req.command.kind === 'sql') {
       const timeout = new Promise<undefined>((r) => {
         setTimeout(() => r(undefined), IMPACT_WAIT_MS).unref();
       });
       try {
         const impact = await Promise.race([
-          estimate(req.ctx.connection?.name ?? '', req.command),
+          estimate(req.ctx.connection?.name ?? '', req.command as SqlCommand),
           timeout,
         ]);
         if (impact) this.#deps.store.setImpact(id, impact);

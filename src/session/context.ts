@@ -8,12 +8,17 @@ import type { Identity } from '../identity/types.ts';
 
 export interface SessionContext {
   readonly id: string;
-  readonly protocol: 'postgres';
+  readonly protocol: 'postgres' | 'http';
   readonly clientAddr: string;
   readonly startedAt: number;
   identity: Identity | undefined;
   connection: ConnectionConfig | undefined;
   applicationName: string | undefined;
+  /**
+   * The LLM response this session follows from (`caused-by=<event id>` in the PostgreSQL
+   * `application_name`); commands may name their own (a SQL comment, an HTTP header).
+   */
+  causedBy?: string | undefined;
   readonly stats: { commands: number; denied: number; failed: number };
 }
 
@@ -22,7 +27,7 @@ export interface SessionContext {
  * const ctx = createSessionContext('postgres', '127.0.0.1:50412', Date.now());
  */
 export function createSessionContext(
-  protocol: 'postgres',
+  protocol: 'postgres' | 'http',
   clientAddr: string,
   now: number,
 ): SessionContext {

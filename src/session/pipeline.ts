@@ -3,6 +3,7 @@
  * command passes `decide → audit (awaited, fail closed) → verdict` before an engine may forward it.
  */
 import type { AuditEventInput, AuditLedger } from '../audit/types.ts';
+import type { BudgetGate, Reservation } from '../budget/budget.ts';
 import { GatewayError } from '../errors.ts';
 import type { AuditRedactor, MaskingEngine } from '../masking/engine.ts';
 import type { MaskedEventData } from '../masking/tally.ts';
@@ -10,12 +11,24 @@ import type { Decision, PolicyEngine } from '../policy/policy.ts';
 import type { HoldOutcome, ReviewService } from '../review/service.ts';
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Command, CommandResult, SqlParam } from './command.ts';
+import { causedByOf } from './caused-by.ts';
+import type { Command, CommandResult, HttpCommand, SqlParam } from './command.ts';
 import { actorOf, newId, type SessionContext } from './context.ts';
 
 export type Verdict =
-  | { readonly action: 'allow'; readonly commandId: string }
-  | { readonly action: 'deny'; readonly commandId: string; readonly error: GatewayError };
+  | {
+      readonly action: 'allow';
+      readonly commandId: string;
+      /** Budget tokens reserved for an LLM call: settle with the tokens used. */
+      readonly reservation?: Reservation;
+    }
+  | {
+      readonly action: 'deny';
+      readonly commandId: string;
+      readonly error: GatewayError;
+      /** A budget refusal: when the window resets. */
+      readonly retryAfterMs?: number;
+    };
 
 export interface PipelineDeps {
   readonly ledger: AuditLedger;
@@ -31,6 +44,13 @@ export interface PipelineDeps {
    * ledger records of a command (statement text, parameters, error messages) as well.
    */
   readonly masking?: MaskingEngine | undefined;
+  /** Token and request budgets for LLM calls. */
+  readonly budgets?: BudgetGate | undefined;
+  /**
+   * Redacts what the ledger keeps of HTTP and LLM bodies even without masking rules (secrets and
+   * keys in prompts never reach the ledger); applied before the masking redactor.
+   */
+  readonly secretRedactor?: AuditRedactor | undefined;
 }
 
 /** What an engine lends the pipeline for one command. */
@@ -62,21 +82,30 @@ export class SessionPipeline {
   ): Promise<Verdict> {
     const commandId = newId('c');
     ctx.stats.commands++;
-    const analysis = analyzeCommand(command);
-    const decision = this.#decide(ctx, command, analysis, 'execute');
+    const analysis = command.kind === 'sql' ? analyzeSql(command.text) : undefined;
+    let decision: Decision = this.#decide(ctx, command, analysis, 'execute');
+    let reserved: Reserved = {};
+    if (decision.action === 'allow') {
+      reserved = this.#reserve(ctx, command);
+      if (reserved.refused) decision = reserved.refused;
+    }
     const reviewId = decision.action === 'review' ? newId('r') : undefined;
+    const causedBy = causedByOf(ctx, command);
     try {
       await this.#deps.ledger.append(
-        this.#event(ctx, 'command.requested', commandId, {
+        this.#event(ctx, requestedType(command), commandId, {
           command: this.#recorded(ctx, command),
           decision: decision.action === 'review' ? 'hold' : decision.action,
           ...(decision.rule ? { rule: decision.rule } : {}),
           ...(reviewId ? { reviewId } : {}),
-          ...analysisRecord(analysis, this.#redactor(ctx)),
+          ...(causedBy ? { causedBy } : {}),
+          ...(reserved.reservation ? { budget: budgetRecord(reserved.reservation) } : {}),
+          ...(analysis ? analysisRecord(analysis, this.#redactor(ctx)) : {}),
         }),
       );
     } catch (err) {
       ctx.stats.denied++;
+      reserved.reservation?.settle(0);
       this.#deps.logger.error('audit append failed; command refused', {
         session: ctx.id,
         err,
@@ -85,16 +114,32 @@ export class SessionPipeline {
     }
     if (decision.action === 'deny') {
       ctx.stats.denied++;
+      const code = reserved.refused ? 'GW_BUDGET_EXCEEDED' : 'GW_POLICY_DENIED';
       return {
         action: 'deny',
         commandId,
-        error: new GatewayError('GW_POLICY_DENIED', decision.message),
+        error: new GatewayError(code, decision.message),
+        ...(reserved.retryAfterMs !== undefined ? { retryAfterMs: reserved.retryAfterMs } : {}),
       };
     }
     if (decision.action === 'review' && reviewId) {
       return this.#hold(ctx, command, commandId, analysis, decision, hooks, reviewId);
     }
-    return { action: 'allow', commandId };
+    return reserved.reservation
+      ? { action: 'allow', commandId, reservation: reserved.reservation }
+      : { action: 'allow', commandId };
+  }
+
+  /** Reserves an LLM call's tokens against the budgets that apply (none: nothing reserved). */
+  #reserve(ctx: SessionContext, command: Command): Reserved {
+    const budgets = this.#deps.budgets;
+    if (!budgets || command.kind !== 'http' || !command.llm || !ctx.identity) return {};
+    const r = budgets.reserve(ctx.identity, ctx.connection?.name ?? '', command.llm.reserveTokens);
+    if (r.ok) return r.reservation ? { reservation: r.reservation } : {};
+    return {
+      refused: { action: 'deny', rule: `budget:${r.budget}`, message: r.message },
+      retryAfterMs: r.retryAfterMs,
+    };
   }
 
   /**
@@ -102,7 +147,8 @@ export class SessionPipeline {
    * parameters, is judged again and may be held). Not recorded: the Execute is.
    */
   checkParse(ctx: SessionContext, command: Command): GatewayError | undefined {
-    const decision = this.#decide(ctx, command, analyzeCommand(command), 'parse');
+    const analysis = command.kind === 'sql' ? analyzeSql(command.text) : undefined;
+    const decision = this.#decide(ctx, command, analysis, 'parse');
     return decision.action === 'deny'
       ? new GatewayError('GW_POLICY_DENIED', decision.message)
       : undefined;
@@ -111,9 +157,9 @@ export class SessionPipeline {
   #decide(
     ctx: SessionContext,
     command: Command,
-    analysis: SqlAnalysis,
+    analysis: SqlAnalysis | undefined,
     phase: 'parse' | 'execute',
-  ) {
+  ): Decision {
     const identity = ctx.identity;
     if (!identity) return { action: 'deny', message: 'not authenticated' } as const;
     const conn = ctx.connection;
@@ -123,7 +169,7 @@ export class SessionPipeline {
       connection,
       ...(conn?.labels ? { connectionLabels: conn.labels } : {}),
       command,
-      analysis,
+      ...(analysis ? { analysis } : {}),
       phase,
       hasGrant: this.#deps.reviews?.hasGrant(identity, connection) ?? false,
       now: this.#deps.clock(),
@@ -135,7 +181,7 @@ export class SessionPipeline {
     ctx: SessionContext,
     command: Command,
     commandId: string,
-    analysis: SqlAnalysis,
+    analysis: SqlAnalysis | undefined,
     decision: Extract<Decision, { action: 'review' }>,
     hooks: CommandHooks,
     reviewId: string,
@@ -149,35 +195,55 @@ export class SessionPipeline {
       );
       return { action: 'deny', commandId, error };
     }
+    const waitingFor = command.kind === 'sql' ? 'statement' : 'request';
     const outcome = await reviews.hold(
       {
         id: reviewId,
         ctx,
         commandId,
         command,
-        display: this.#recorded(ctx, command).text,
-        tables: tablesOf(analysis),
+        display: String(this.#recorded(ctx, command).text ?? ''),
+        tables: analysis ? tablesOf(analysis) : [],
         rule: decision.rule,
         message: decision.message,
         requirement: decision.review,
         onCreated: (id) =>
           hooks.notice(
-            `${decision.message ?? 'this statement needs approval'}: waiting for review ${id}` +
+            `${decision.message ?? `this ${waitingFor} needs approval`}: waiting for review ${id}` +
               ` (airlock reviews approve ${id}); it times out in ${Math.round(decision.review.timeoutMs / 1000)}s`,
           ),
       },
       hooks.signal,
     );
-    if (outcome.status === 'approved') return { action: 'allow', commandId };
-    ctx.stats.denied++;
-    return { action: 'deny', commandId, error: reviewError(outcome) };
+    if (outcome.status !== 'approved') {
+      ctx.stats.denied++;
+      return { action: 'deny', commandId, error: reviewError(outcome) };
+    }
+    const reserved = this.#reserve(ctx, command);
+    if (reserved.refused) {
+      ctx.stats.denied++;
+      this.#deps.ledger.appendLater(
+        this.#event(ctx, 'command.rejected', commandId, {
+          reviewId,
+          status: 'refused',
+          reason: reserved.refused.message,
+          rule: reserved.refused.rule,
+        }),
+      );
+      const error = new GatewayError('GW_BUDGET_EXCEEDED', reserved.refused.message);
+      return { action: 'deny', commandId, error, retryAfterMs: reserved.retryAfterMs ?? 0 };
+    }
+    return reserved.reservation
+      ? { action: 'allow', commandId, reservation: reserved.reservation }
+      : { action: 'allow', commandId };
   }
 
   /**
    * The command as the ledger keeps it: the statement clipped, parameters already capped, and on
    * a connection with masking rules, detector findings redacted (`[masked:<type>]`).
    */
-  #recorded(ctx: SessionContext, command: Command): Command {
+  #recorded(ctx: SessionContext, command: Command): Record<string, unknown> {
+    if (command.kind === 'http') return this.#recordedHttp(ctx, command);
     const max = this.#deps.maxStatementBytes ?? Number.POSITIVE_INFINITY;
     const redactor = this.#redactor(ctx);
     const clipped =
@@ -187,10 +253,42 @@ export class SessionPipeline {
             ...command,
             text: `${command.text.slice(0, max)} -- [truncated ${command.text.length} chars]`,
           };
-    if (!redactor) return clipped;
+    if (!redactor) return { ...clipped };
     const text = redactText(redactor, clipped.text);
     const params = clipped.params?.map((p) => redactParam(redactor, p)) ?? null;
     return { ...clipped, text, params };
+  }
+
+  /** An HTTP request as recorded: never the prompt field, every string redacted. */
+  #recordedHttp(ctx: SessionContext, c: HttpCommand): Record<string, unknown> {
+    const r = (v: unknown) => this.#redactDeep(ctx, v);
+    const { prompt: _p, findings, reserveTokens, record, ...llm } = c.llm ?? ({} as never);
+    return {
+      kind: c.kind,
+      method: c.method,
+      url: r(c.url),
+      host: c.host,
+      text: r(c.text),
+      bodyBytes: c.bodyBytes,
+      paramsDigest: c.paramsDigest,
+      ...(c.body !== undefined ? { body: r(c.body) } : {}),
+      ...(c.llm ? { llm: { ...llm, findings, reserveTokens, ...(r(record) as object) } } : {}),
+    };
+  }
+
+  /** Every string inside `v` redacted: secrets always, the connection's masking types too. */
+  #redactDeep(ctx: SessionContext, v: unknown): unknown {
+    const redactors = [this.#deps.secretRedactor, this.#redactor(ctx)].filter(
+      (x): x is AuditRedactor => x !== undefined && x !== null,
+    );
+    if (redactors.length === 0) return v;
+    const walk = (x: unknown, depth: number): unknown => {
+      if (typeof x === 'string') return redactors.reduce((t, red) => redactText(red, t), x);
+      if (depth > 8 || x === null || typeof x !== 'object') return x;
+      if (Array.isArray(x)) return x.map((y) => walk(y, depth + 1));
+      return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, walk(y, depth + 1)]));
+    };
+    return walk(v, 0);
   }
 
   #redactor(ctx: SessionContext): AuditRedactor | null {
@@ -201,6 +299,12 @@ export class SessionPipeline {
   /** Closing record of a forwarded command; not awaited by the data path. */
   onResult(ctx: SessionContext, commandId: string, result: CommandResult): void {
     if (result.outcome === 'error') ctx.stats.failed++;
+    if (ctx.protocol === 'http') {
+      const type = result.llm ? 'llm.responded' : 'command.completed';
+      const recorded = this.#redactDeep(ctx, result) as Record<string, unknown>;
+      this.#deps.ledger.appendLater(this.#event(ctx, type, commandId, recorded));
+      return;
+    }
     const redactor = this.#redactor(ctx);
     const recorded =
       redactor && result.error
@@ -230,6 +334,7 @@ export class SessionPipeline {
         this.#event(ctx, 'session.started', undefined, {
           protocol: ctx.protocol,
           ...(ctx.applicationName ? { applicationName: ctx.applicationName } : {}),
+          ...(ctx.causedBy ? { causedBy: ctx.causedBy } : {}),
         }),
       );
     } catch (err) {
@@ -297,9 +402,20 @@ export class SessionPipeline {
   }
 }
 
-/** SQL is parsed with the PostgreSQL grammar; a statement the parser refuses is still recorded. */
-function analyzeCommand(command: Command): SqlAnalysis {
-  return analyzeSql(command.text);
+/** What `#reserve` found: a reservation, a refusal, or nothing to do. */
+interface Reserved {
+  readonly reservation?: Reservation;
+  readonly refused?: Extract<Decision, { action: 'deny' }>;
+  readonly retryAfterMs?: number;
+}
+
+/** LLM calls are `llm.requested`; every other command `command.requested`. */
+function requestedType(command: Command): 'llm.requested' | 'command.requested' {
+  return command.kind === 'http' && command.llm ? 'llm.requested' : 'command.requested';
+}
+
+function budgetRecord(r: Reservation): Record<string, unknown> {
+  return { reservedTokens: r.tokens, budgets: r.budgets };
 }
 
 /** What the ledger keeps of the analysis: kinds, tables and functions, never the parse tree. */

@@ -19,6 +19,7 @@ import {
 } from '../../audit/types.ts';
 import type { VerifyResult } from '../../audit/verify.ts';
 import type { AirlockConfig } from '../../config/schema.ts';
+import { isEventId } from '../../session/caused-by.ts';
 import {
   config,
   type Flags,
@@ -29,10 +30,12 @@ import {
   str,
   UsageError,
 } from '../args.ts';
+import { causedByChain, commandSummary } from './audit-chain.ts';
 
 export const help = `audit query [--connection C] [--identity I] [--owner O] [--session S]
               [--type T[,T]] [--decision D] [--table T [--access read|write|ddl]]
               [--since T] [--until T] [--limit N] [--json]
+  audit query --caused-by EVENT_ID [--json]     # an LLM call and what it caused
   audit show-session ID [--json]
   audit verify [--from-export FILE] [--pubkey FILE]
   audit export --format jsonl|ocsf --out FILE [--since T] [--until T]
@@ -73,6 +76,7 @@ const FILTER_FLAGS = {
   identity: { type: 'string' },
   owner: { type: 'string' },
   session: { type: 'string' },
+  'caused-by': { type: 'string' },
   type: { type: 'string' },
   decision: { type: 'string' },
   table: { type: 'string' },
@@ -86,6 +90,13 @@ const FILTER_FLAGS = {
 /** Statements with outcome and approval, or with `--type` the matching events; oldest first. */
 async function query(argv: string[]): Promise<number> {
   const { flags } = parse(argv, FILTER_FLAGS);
+  const causedBy = str(flags, 'caused-by');
+  if (causedBy !== undefined) {
+    if (!isEventId(causedBy)) throw new UsageError('--caused-by needs an event id like c_0194…');
+    return withReader(config(flags), (reader) =>
+      causedByChain(reader, causedBy, flags.json === true),
+    );
+  }
   const filter = filterOf(flags);
   return withReader(config(flags), async (reader) => {
     if (filter.types !== undefined) {
@@ -272,18 +283,11 @@ function who(actor: AuditEvent['actor']): string {
   return actor ? `${actor.identity}${actor.owner ? ` (owner ${actor.owner})` : ''}` : '-';
 }
 
-function sqlText(data: Readonly<Record<string, unknown>>): string {
-  const text = (data.command as { text?: unknown } | undefined)?.text;
-  return String(text ?? '')
-    .replace(/\s+/g, ' ')
-    .slice(0, 200);
-}
-
 function eventLine(e: AuditEvent): string {
   const d = e.data;
   const detail =
-    e.type === 'command.requested'
-      ? `[${String(d.decision ?? '')}] ${sqlText(d)}`
+    e.type === 'command.requested' || e.type === 'llm.requested'
+      ? `[${String(d.decision ?? '')}] ${commandSummary(d)}`
       : e.type === 'command.completed'
         ? `${String(d.outcome)}${d.error ? ` ${(d.error as { code: string }).code}` : ''} rows=${String(d.rows)} ${String(d.durationMs)}ms`
         : JSON.stringify(d).slice(0, 200);
@@ -292,11 +296,12 @@ function eventLine(e: AuditEvent): string {
 
 function commandLine(r: CommandRecord): string {
   const o = r.outcome;
+  const size = o?.status !== undefined ? `status=${String(o.status)}` : `rows=${String(o?.rows)}`;
   const result = o
-    ? `${o.outcome}${o.error ? ` ${(o.error as { code: string }).code}` : ''} rows=${o.rows} ${o.durationMs}ms`
+    ? `${o.outcome}${o.error ? ` ${(o.error as { code: string }).code}` : ''} ${size} ${o.durationMs}ms`
     : 'pending';
   const approval = r.approval
     ? ` ${r.approval.type === 'command.approved' ? 'approved' : 'rejected'} by ${String(r.approval.data.approver ?? '?')}`
     : '';
-  return `${r.ts}  ${r.connection ?? '-'}  ${who(r.actor)}  session=${r.sessionId ?? '-'}  [${String(r.request.decision ?? '')}${approval}] [${result}]  ${sqlText(r.request)}`;
+  return `${r.ts}  ${r.connection ?? '-'}  ${who(r.actor)}  session=${r.sessionId ?? '-'}  [${String(r.request.decision ?? '')}${approval}] [${result}]  ${commandSummary(r.request)}`;
 }
