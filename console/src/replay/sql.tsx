@@ -48,7 +48,7 @@ function Statement({ c }: { c: CommandRecord }) {
       <pre className="sql">{cmd?.text ?? ''}</pre>
       <p className="outcome">
         {o
-          ? `${String(o.outcome)}${err ? ` ${err.code ?? ''} ${err.message ?? ''}` : ''} · rows ${String(o.rows ?? '–')} · ${String(o.durationMs ?? '–')} ms${o.masked ? ` · masked ${JSON.stringify(o.masked)}` : ''}`
+          ? `${String(o.outcome)}${err ? ` ${err.code ?? ''} ${err.message ?? ''}` : ''}${Array.isArray(o.tags) && o.tags.length > 0 ? ` · ${o.tags.join(', ')}` : ''} · rows returned ${String(o.rows ?? '–')} · ${String(o.durationMs ?? '–')} ms${o.masked ? ` · masked ${JSON.stringify(o.masked)}` : ''}`
           : 'no outcome recorded'}
       </p>
     </div>
