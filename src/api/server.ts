@@ -93,7 +93,7 @@ const STATUS_BY_CODE: Partial<Record<GatewayErrorCode, number>> = {
   GW_REVIEW_CLOSED: 409,
 };
 
-const ROUTES: readonly Route[] = [
+export const ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/v1\/whoami$/, roles: [], handler: whoami },
   { method: 'POST', path: /^\/v1\/tokens$/, roles: ['user'], handler: mintToken },
   { method: 'GET', path: /^\/v1\/tokens$/, roles: [], handler: listTokens },
