@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   GW_REVIEW_NOT_ELIGIBLE: 'denied',
   GW_REVIEW_UNKNOWN: 'invalid',
   GW_REVIEW_CLOSED: 'invalid',
+  GW_SESSION_UNKNOWN: 'invalid',
   GW_AUDIT_UNAVAILABLE: 'unavailable',
   GW_MASKING_FAILED: 'unavailable',
   GW_UPSTREAM_UNAVAILABLE: 'unavailable',

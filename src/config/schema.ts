@@ -171,6 +171,18 @@ export const configSchema = z
         estimate_impact: true,
         webhooks: [],
       }),
+    /** The web console served on the API listener (see README "Web console"). */
+    console: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** The URL browsers use (for the OIDC redirect); default: https://<Host header>. */
+        public_url: z.url().optional(),
+        /** Which `identity.oidc` issuer signs console users in (default: the first with a client_id). */
+        issuer: z.string().optional(),
+        /** A console session ends this long after sign-in (and at once when the user is disabled). */
+        session_ttl_minutes: z.number().int().positive().max(1440).default(480),
+      })
+      .default({ enabled: true, session_ttl_minutes: 480 }),
     /** Inline masking of results (see README "Masking"); no rules: nothing is masked. */
     masking: maskingSchema.default(MASKING_DEFAULTS),
     log: z

@@ -10,6 +10,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { PolicyView } from '../api/ledger-routes.ts';
 import { createApiHandler } from '../api/server.ts';
 import type { Ledger } from '../audit/ledger.ts';
 import { openLedger } from '../audit/open.ts';
@@ -17,6 +18,7 @@ import { createSink } from '../audit/sink/config.ts';
 import type { EventSource, SinkRunner } from '../audit/sink/runner.ts';
 import { BudgetStore } from '../budget/store.ts';
 import type { AirlockConfig } from '../config/schema.ts';
+import { mountConsole } from '../console/mount.ts';
 import { GatewayError } from '../errors.ts';
 import { type Authenticator, createAuthenticator } from '../identity/authenticator.ts';
 import { toIssuerConfig } from '../identity/oidc/config.ts';
@@ -231,6 +233,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     servers.push(server);
     logger.info('postgres listener ready', addresses.postgres);
   }
+  const consoleMount = mountConsole(config, { authenticator, ledger, logger, clock });
   if (config.listen.api) {
     const handler = createApiHandler({
       reviews,
@@ -243,10 +246,20 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       sweep: () => guard.sweep(),
       logger: logger.child({ component: 'api' }),
       maxTokenTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
+      audit: {
+        reader: ledger.reader,
+        checkpoint: () => ledger.checkpoint(),
+        config,
+        policy: () => (policy instanceof PolicyHolder ? (policy.current as PolicyView) : undefined),
+      },
+      ...consoleMount.api,
     });
     const server = tls
-      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
-      : createHttpServer(handler);
+      ? createHttpsServer(
+          { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' },
+          consoleMount.wrap(handler),
+        )
+      : createHttpServer(consoleMount.wrap(handler));
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
