@@ -124,15 +124,7 @@ async function sessionDetail(deps: ApiDeps, call: Call) {
   const events = await reader.query({ sessionId: id, limit: 10_000 });
   if (events.length === 0) throw new GatewayError('GW_SESSION_UNKNOWN', `no session ${id}`);
   const commands = await reader.commands({ sessionId: id, limit: 10_000 });
-  const masking: Record<string, number> = {};
-  for (const e of events) {
-    if (e.type !== 'data.masked') continue;
-    const counts = (e.data.counts ?? e.data.byRule ?? {}) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(counts)) {
-      if (typeof v === 'number') masking[k] = (masking[k] ?? 0) + v;
-    }
-    if (Object.keys(counts).length === 0) masking.values = (masking.values ?? 0) + 1;
-  }
+  const masking = maskingSummary(events);
   const first = events[0] as AuditEvent;
   const protocol = typeof first.data.protocol === 'string' ? first.data.protocol : 'postgres';
   return {
@@ -149,6 +141,30 @@ async function sessionDetail(deps: ApiDeps, call: Call) {
       masking,
     },
   };
+}
+
+/**
+ * Values masked in a session, by column (`schema.table.column`) and by detector type
+ * (`type:<name>` findings), plus `values` in all, summed over its `data.masked` events.
+ */
+export function maskingSummary(events: readonly AuditEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (k: string, n: unknown) => {
+    if (typeof n === 'number' && Number.isFinite(n)) out[k] = (out[k] ?? 0) + n;
+  };
+  for (const e of events) {
+    if (e.type !== 'data.masked') continue;
+    const d = e.data as {
+      values?: unknown;
+      columns?: { column?: unknown; values?: unknown }[];
+      types?: { type?: unknown; findings?: unknown }[];
+    };
+    add('values', d.values);
+    for (const c of Array.isArray(d.columns) ? d.columns : []) add(String(c.column), c.values);
+    for (const t of Array.isArray(d.types) ? d.types : [])
+      add(`type:${String(t.type)}`, t.findings);
+  }
+  return out;
 }
 
 /** Verifies the whole ledger now (chain, Merkle roots, signatures, truncation). */
