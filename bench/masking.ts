@@ -1,9 +1,11 @@
 /**
  * `npm run bench:masking`: the cost of inline masking.
  *
- * 1. Detector throughput, single core (MB/s of values scanned), from bench/masking-detectors.ts
- *    when present (target ≥ 80 MB/s).
- * 2. A large SELECT (BENCH_ROWS patient-like rows, default 200 000: ids, names, SSNs, e-mails,
+ * 1. Detector precision and recall per type on the labelled corpus (target ≥ 0.95), and
+ *    `scan()` throughput on typical values (bench/masking-detectors.ts).
+ * 2. DataRow masking throughput inside the gateway, MB/s of DataRow messages per core, for a
+ *    typical result and a finding-dense one (bench/masking-datarow.ts; target ≥ 80 MB/s).
+ * 3. A large SELECT (BENCH_ROWS patient-like rows, default 200 000: ids, names, SSNs, e-mails,
  *    phones, clinical notes, dates) read with `pg` directly from PostgreSQL, through Airlock on a
  *    connection without masking rules, and through Airlock on connections with column rules only,
  *    and with a column rule plus four detector types scanned in every value (style full, and style
@@ -20,7 +22,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
-import { createDetectors } from '../src/masking/detectors/index.ts';
+import { formatTable } from '../src/masking/detectors/testing/corpus.ts';
+import { type DataRowBenchResult, runDataRowBench } from './masking-datarow.ts';
+import { type DetectorBenchResult, runDetectorBench } from './masking-detectors.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -58,39 +62,6 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`airlock did not start listening on ${port}`);
-}
-
-/** Detector MB/s: the detector library's own bench when present, else a quick local one. */
-async function detectorRate(): Promise<{ mbPerSec: number; source: string }> {
-  try {
-    const mod = (await import('./masking-detectors.ts')) as {
-      runDetectorBench?: () => { mbPerSec: number };
-    };
-    if (mod.runDetectorBench) {
-      return { mbPerSec: mod.runDetectorBench().mbPerSec, source: 'bench/masking-detectors.ts' };
-    }
-  } catch {
-    // fall through to the local measurement
-  }
-  const d = createDetectors();
-  const values = [
-    'Type 2 diabetes without complications; HbA1c 7.4%. Diet plan reviewed.',
-    'amelia.okafor@example.com',
-    '(617) 555-0104',
-    '2024-03-02 10:15:00+00',
-    'Follow-up in 6 weeks; call 617-555-0132 if symptoms worsen.',
-  ];
-  const bytes = values.reduce((n, v) => n + Buffer.byteLength(v), 0);
-  let passes = 0;
-  const start = performance.now();
-  while (performance.now() - start < 2000) {
-    for (const v of values) d.scan(v);
-    passes++;
-  }
-  return {
-    mbPerSec: (bytes * passes) / ((performance.now() - start) / 1000) / 1e6,
-    source: 'local',
-  };
 }
 
 const SEED = `
@@ -205,7 +176,9 @@ const median = (xs: number[]): number => {
 
 async function main(): Promise<void> {
   log(`bench:masking: ${cpus().length} cpus, ${ROWS} rows x ${ROUNDS} rounds`);
-  const detectors = await detectorRate();
+  log('detectors and DataRow masking, one core (CPU time)...');
+  const detectors = runDetectorBench();
+  const dataRows = runDataRowBench();
   const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-masking-'));
   mkdirSync(join(dir, 'data'), { recursive: true });
   const db = await startLocalPostgres({ ssl: false });
@@ -246,7 +219,7 @@ async function main(): Promise<void> {
         log(`  round ${round} ${t.name.padEnd(15)} ${r.ms.toFixed(0)} ms`);
       }
     }
-    report(detectors, times);
+    report(detectors, dataRows, times);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
@@ -255,7 +228,11 @@ async function main(): Promise<void> {
   }
 }
 
-function report(detectors: { mbPerSec: number; source: string }, times: Map<string, number[]>) {
+function report(
+  detectors: DetectorBenchResult,
+  dataRows: DataRowBenchResult,
+  times: Map<string, number[]>,
+) {
   const m = (name: string) => median(times.get(name) ?? []);
   const best = (name: string) => Math.min(...(times.get(name) ?? []));
   const plain = m('airlock');
@@ -269,7 +246,19 @@ function report(detectors: { mbPerSec: number; source: string }, times: Map<stri
   ];
   const lines = [
     '',
-    `detectors: ${detectors.mbPerSec.toFixed(1)} MB/s per core (${detectors.source}; target >= 80)`,
+    'Detector accuracy on the labelled corpus (test/fixtures/masking/corpus.jsonl; target >= 0.95):',
+    '',
+    formatTable(detectors.table),
+    '',
+    `detectors.scan() on typical values: ${detectors.mbPerSec.toFixed(1)} MB/s per core (a bare character loop over the same values: ${detectors.referenceMbPerSec.toFixed(0)} MB/s on this machine)`,
+    '',
+    'DataRow masking in the gateway, MB/s of DataRow messages per core (target >= 80 for the scan of a typical result):',
+    '',
+    '| setup | MB/s | µs/row |',
+    '| --- | ---: | ---: |',
+    ...Object.keys(dataRows.mbPerSec).map(
+      (k) => `| ${k} | ${dataRows.mbPerSec[k]?.toFixed(1)} | ${dataRows.usPerRow[k]?.toFixed(2)} |`,
+    ),
     '',
     `${QUERY}: ${ROWS} rows with pg, median of ${ROUNDS} interleaved rounds`,
     '',

@@ -175,6 +175,8 @@ connections:
     'bench@example.com',
     '--name',
     'pgbench',
+    '--purpose',
+    'benchmark',
   ])
     .toString()
     .trim();

@@ -5,7 +5,7 @@
 // but `npm`.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,8 +55,40 @@ function ensureInstalled(dir, label) {
 ensureInstalled(toolsDir, 'Node 24 into tools/');
 ensureInstalled(root, 'npm dependencies');
 
+/**
+ * Builds the web console (console/ → console/dist, served by the gateway) when its sources, the
+ * lockfile or the build config changed since the last build. Only for the commands that serve it or
+ * test it (`npm test`, `npm start`, `npm run airlock -- serve`).
+ */
+function ensureConsoleBuilt() {
+  const dir = join(root, 'console');
+  if (!existsSync(join(dir, 'index.html'))) return;
+  const files = [
+    join(root, 'package-lock.json'),
+    ...['index.html', 'vite.config.ts'].map((f) => join(dir, f)),
+    ...readdirSync(join(dir, 'src'), { recursive: true })
+      .map((f) => join(dir, 'src', String(f)))
+      .filter((f) => statSync(f).isFile())
+      .sort(),
+  ];
+  const h = createHash('sha256');
+  for (const f of files) h.update(f.slice(root.length)).update('\0').update(readFileSync(f));
+  const want = h.digest('hex');
+  const stampFile = join(dir, 'dist', '.airlock-build-stamp');
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === want) return;
+  process.stderr.write('airlock bootstrap: building the web console...\n');
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  const r = spawnSync(node24, [vite, 'build'], { cwd: dir, env, stdio: ['ignore', 2, 2] });
+  if (r.status !== 0) {
+    process.stderr.write("airlock bootstrap: 'vite build' of console/ failed\n");
+    process.exit(r.status ?? 1);
+  }
+  writeFileSync(stampFile, want);
+}
+
 const args = process.argv.slice(2);
 if (args.length === 0) process.exit(0);
+if (args[0] === 'scripts/test.ts' || args[0] === 'src/cli/main.ts') ensureConsoleBuilt();
 const child = spawn(node24, args, { cwd: process.cwd(), env, stdio: 'inherit' });
 // The child shares our terminal and gets Ctrl-C itself; we wait for it to finish cleaning up.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {

@@ -15,6 +15,12 @@ function run(label: string, cmd: string, args: string[]): void {
 const only = process.argv.slice(2);
 if (only.length === 0) {
   run('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.']);
+  run('typecheck console', process.execPath, [
+    'node_modules/typescript/bin/tsc',
+    '--noEmit',
+    '-p',
+    'console/tsconfig.json',
+  ]);
   run('lint', process.execPath, [
     'node_modules/@biomejs/biome/bin/biome',
     'ci',

@@ -7,6 +7,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Actor, AuditEventInput } from '../audit/types.ts';
 import type { AirlockConfig } from '../config/schema.ts';
+import {
+  type ConsoleSessionStore,
+  CSRF_HEADER,
+  readCookie,
+  SESSION_COOKIE,
+  sameValue,
+} from '../console/sessions.ts';
 import { type ErrorKind, GatewayError, type GatewayErrorCode, toGatewayError } from '../errors.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import { disableUser, enableUser } from '../identity/offboarding.ts';
@@ -25,6 +32,8 @@ import type { Review } from '../review/store.ts';
 import { actorOf } from '../session/context.ts';
 import type { SessionRegistry } from '../session/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { type AuditApiDeps, LEDGER_ROUTES } from './ledger-routes.ts';
+import { OPENAPI } from './openapi.ts';
 
 export interface ApiDeps {
   readonly reviews: ReviewService;
@@ -46,20 +55,31 @@ export interface ApiDeps {
   readonly sweep: () => void;
   readonly logger: Logger;
   readonly maxTokenTtlMs: number;
+  /** Web console sessions: the API also accepts their cookie (with a CSRF header to change). */
+  readonly consoleSessions?: ConsoleSessionStore;
+  /** Ledger reads (query, sessions, verify, export) and configuration views for the console. */
+  readonly audit?: AuditApiDeps;
 }
 
-interface Call {
+export interface Call {
   readonly identity: Identity;
   readonly actor: Actor;
   readonly params: readonly string[];
   readonly query: URLSearchParams;
   readonly body: Record<string, unknown>;
   readonly clientAddr: string;
+  /** For a console session: its CSRF token (whoami hands it to the app). */
+  readonly csrf?: string;
 }
 
-type Handler = (deps: ApiDeps, call: Call) => Promise<{ status?: number; body: unknown }>;
+/** A JSON answer, or a handler that writes the response itself (SSE, file downloads). */
+export type Answer =
+  | { status?: number; body: unknown }
+  | { stream: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
 
-interface Route {
+export type Handler = (deps: ApiDeps, call: Call) => Promise<Answer>;
+
+export interface Route {
   readonly method: string;
   readonly path: RegExp;
   /** Roles of which the caller must hold one; empty means any authenticated caller. */
@@ -81,10 +101,11 @@ const STATUS_BY_CODE: Partial<Record<GatewayErrorCode, number>> = {
   GW_REVIEW_UNKNOWN: 404,
   GW_SSH_KEY_UNKNOWN: 404,
   GW_CONNECTION_UNKNOWN: 404,
+  GW_SESSION_UNKNOWN: 404,
   GW_REVIEW_CLOSED: 409,
 };
 
-const ROUTES: readonly Route[] = [
+export const ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/v1\/whoami$/, roles: [], handler: whoami },
   { method: 'POST', path: /^\/v1\/tokens$/, roles: ['user'], handler: mintToken },
   { method: 'GET', path: /^\/v1\/tokens$/, roles: [], handler: listTokens },
@@ -105,6 +126,7 @@ const ROUTES: readonly Route[] = [
   { method: 'POST', path: /^\/v1\/ssh-keys$/, roles: ['user'], handler: addSshKey },
   { method: 'GET', path: /^\/v1\/ssh-keys$/, roles: [], handler: listSshKeys },
   { method: 'DELETE', path: /^\/v1\/ssh-keys\/(SHA256:[^/]+)$/, roles: [], handler: removeSshKey },
+  ...LEDGER_ROUTES,
 ];
 
 /**
@@ -130,27 +152,33 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     send(res, 200, { ok: true });
     return;
   }
+  if (req.method === 'GET' && url.pathname === '/v1/openapi.json') {
+    send(res, 200, OPENAPI);
+    return;
+  }
   const match = route(req.method ?? 'GET', url.pathname);
   if (!match) {
     send(res, 404, { error: { code: 'not_found', message: `no route ${url.pathname}` } });
     return;
   }
   const clientAddr = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-  const identity = await authenticate(deps, req, clientAddr, url.pathname);
+  const { identity, csrf } = await authenticate(deps, req, clientAddr, url.pathname);
   if (match.route.roles.length > 0 && !match.route.roles.some((r) => identity.roles.includes(r))) {
     throw new GatewayError('GW_AUTH_FORBIDDEN', `requires role ${match.route.roles.join(' or ')}`);
   }
   const body = req.method === 'POST' ? await readJson(req) : {};
   const actor = actorOf(identity);
-  const out = await match.route.handler(deps, {
+  const out: Answer = await match.route.handler(deps, {
     identity,
     actor,
     params: match.params,
     query: url.searchParams,
     body,
     clientAddr,
+    ...(csrf !== undefined && { csrf }),
   });
-  send(res, out.status ?? 200, out.body);
+  if ('stream' in out) await out.stream(req, res);
+  else send(res, out.status ?? 200, out.body);
 }
 
 function route(method: string, path: string): { route: Route; params: string[] } | undefined {
@@ -167,10 +195,12 @@ async function authenticate(
   req: IncomingMessage,
   clientAddr: string,
   route: string,
-): Promise<Identity> {
+): Promise<{ identity: Identity; csrf?: string }> {
   const header = req.headers.authorization ?? '';
   const m = /^Bearer ([!-~]{1,65536})$/.exec(header);
   if (!m) {
+    const fromCookie = consoleIdentity(deps, req);
+    if (fromCookie) return fromCookie;
     throw new GatewayError('GW_AUTH_PASSWORD_MISSING', 'send Authorization: Bearer <token>');
   }
   const auth = await deps.authenticator.verifySecret(m[1] as string);
@@ -181,7 +211,7 @@ async function authenticate(
       actor: actorOf(auth.identity),
       data: { protocol: 'api', method: 'bearer', request: `${req.method} ${route}` },
     });
-    return auth.identity;
+    return { identity: auth.identity };
   }
   const { ok: _, ...failure } = auth;
   await deps.ledger
@@ -194,6 +224,33 @@ async function authenticate(
     throw new GatewayError('GW_AUTH_USER_DISABLED', 'authentication failed: user disabled');
   }
   throw new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
+}
+
+/**
+ * The identity of a console session cookie, re-checked (disabled owner, expiry) on every call.
+ * Calls that change state must echo the session's CSRF token in a header; SameSite=Strict already
+ * keeps the cookie off cross-site requests, the header keeps it off same-site forgeries too.
+ */
+function consoleIdentity(
+  deps: ApiDeps,
+  req: IncomingMessage,
+): { identity: Identity; csrf: string } | undefined {
+  const id = readCookie(req.headers.cookie, SESSION_COOKIE);
+  if (!deps.consoleSessions || id === undefined) return undefined;
+  const session = deps.consoleSessions.get(id);
+  if (!session) throw new GatewayError('GW_AUTH_TOKEN_INVALID', 'console session ended: sign in');
+  const invalid = deps.authenticator.recheck(session.identity);
+  if (invalid) {
+    deps.consoleSessions.delete(id);
+    throw new GatewayError('GW_AUTH_USER_DISABLED', 'console session ended: sign in again');
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const csrf = req.headers[CSRF_HEADER];
+    if (typeof csrf !== 'string' || !sameValue(csrf, session.csrf)) {
+      throw new GatewayError('GW_AUTH_FORBIDDEN', 'missing or wrong CSRF token');
+    }
+  }
+  return { identity: session.identity, csrf: session.csrf };
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -231,7 +288,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 async function whoami(_deps: ApiDeps, call: Call) {
   const { identity } = call;
-  return { body: { ...identity } };
+  return { body: { ...identity, ...(call.csrf !== undefined && { csrf: call.csrf }) } };
 }
 
 /**

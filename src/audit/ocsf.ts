@@ -11,6 +11,7 @@
  * | session.ended                        | Authentication [3002]            | Logoff (2)             |
  * | command.requested/completed (SQL)    | Datastore Activity [6005]        | by statement kind      |
  * | command.requested (HTTP)             | API Activity [6003]              | by HTTP method         |
+ * | llm.requested / llm.responded        | API Activity [6003]              | by HTTP method / Other |
  * | command.requested/completed (SSH exec) | Process Activity [1007]        | Launch (1) / Terminate (2) |
  * | command.requested/completed (SSH shell, sftp, forward) | SSH Activity [4007] | Open (1) / Close (2) |
  * | file.transferred                     | File Hosting Activity [6006]     | Upload (1) / Download (2) |
@@ -584,6 +585,27 @@ const commandCompleted: Mapper = (e, opts) => {
   };
 };
 
+/** An LLM call: API Activity like any HTTP command, the model in the message. */
+const llmRequested: Mapper = (e, opts) => {
+  const base = commandRequested(e, { ...opts, protocol: 'http' });
+  const model = str((commandOf(e)?.llm as OcsfObject | undefined)?.model);
+  return {
+    ...base,
+    message: `LLM call${model ? ` to ${model}` : ''}: ${str(e.data.decision) ?? 'no decision'}`,
+  };
+};
+
+/** An LLM response: API Activity; usage tokens in the message (the text stays in `unmapped`). */
+const llmResponded: Mapper = (e, opts) => {
+  const base = commandCompleted(e, { ...opts, protocol: 'http' });
+  const usage = (e.data.llm as OcsfObject | undefined)?.usage as OcsfObject | undefined;
+  const total = num(usage?.totalTokens);
+  return {
+    ...base,
+    message: `LLM response: ${str(e.data.outcome) ?? 'unknown'}${total !== undefined ? `, ${total} tokens` : ''}`,
+  };
+};
+
 function approvalMapper(approved: boolean): Mapper {
   return (e, opts) => {
     const family = familyOf(e, opts);
@@ -894,6 +916,8 @@ const MAPPERS: Record<AuditEventType, Mapper> = {
   'command.approved': approvalMapper(true),
   'command.rejected': approvalMapper(false),
   'command.completed': commandCompleted,
+  'llm.requested': llmRequested,
+  'llm.responded': llmResponded,
   'review.voted': reviewVoted,
   'access.requested': accessMapper('requested'),
   'access.granted': accessMapper('granted'),

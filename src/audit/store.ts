@@ -179,6 +179,13 @@ export function buildEventQuery(f: AuditFilter, ph: Placeholder, table = 'events
   if (f.identity !== undefined) add('(identity = ? OR owner = ?)', f.identity, f.identity);
   if (f.owner !== undefined) add('owner = ?', f.owner);
   if (f.sessionId !== undefined) add('session_id = ?', f.sessionId);
+  if (f.commandId !== undefined) add('command_id = ?', f.commandId);
+  if (f.causedBy !== undefined) {
+    // Canonical JSON: `"causedBy":"c_…"` can only be the key itself (quotes inside strings are
+    // escaped), and ids are checked to be `c_` and hex by the CLI.
+    const esc = f.causedBy.replace(/[\\%_]/g, (c) => `\\${c}`);
+    add("body LIKE ? ESCAPE '\\'", `%"causedBy":"${esc}"%`);
+  }
   if (f.types !== undefined && f.types.length > 0) {
     add(`type IN (${f.types.map(() => '?').join(', ')})`, ...f.types);
   }
@@ -221,7 +228,7 @@ export async function commandRecords(
   run: (q: BuiltQuery) => Promise<SqlEventRow[]>,
   related: (commandIds: string[]) => Promise<SqlEventRow[]>,
 ): Promise<CommandRecord[]> {
-  const q = buildEventQuery({ ...f, types: ['command.requested'] }, ph);
+  const q = buildEventQuery({ ...f, types: ['command.requested', 'llm.requested'] }, ph);
   const requests = await run(q);
   if (f.limit !== undefined) requests.reverse();
   const ids = requests.map((r) => r.command_id).filter((id): id is string => id !== null);
@@ -242,13 +249,16 @@ function toCommandRecord(r: SqlEventRow, related: SqlEventRow[]): CommandRecord 
   let approval: CommandRecord['approval'] = null;
   for (const x of related) {
     const b = JSON.parse(x.body) as StoredBody;
-    if (b.type === 'command.completed' && outcome === null) outcome = b.data;
+    if ((b.type === 'command.completed' || b.type === 'llm.responded') && outcome === null) {
+      outcome = b.data;
+    }
     if (b.type === 'command.approved' || b.type === 'command.rejected') {
       approval = { type: b.type, ts: b.ts, data: b.data };
     }
   }
   return {
     commandId: e.commandId ?? '',
+    type: e.type === 'llm.requested' ? 'llm.requested' : 'command.requested',
     seq: e.seq,
     ts: e.ts,
     sessionId: e.sessionId,
@@ -266,7 +276,8 @@ export function relatedQuery(ids: readonly string[], ph: Placeholder): BuiltQuer
   const list = ids.map((_, i) => ph(i + 1)).join(', ');
   return {
     sql: `SELECT ${EVENT_COLUMNS} FROM events WHERE command_id IN (${list})
-      AND type IN ('command.completed', 'command.approved', 'command.rejected') ORDER BY seq`,
+      AND type IN ('command.completed', 'llm.responded', 'command.approved', 'command.rejected')
+      ORDER BY seq`,
     params: [...ids],
   };
 }

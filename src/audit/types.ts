@@ -18,6 +18,10 @@ export const AUDIT_EVENT_TYPES = [
   /** A held command was rejected, or its approval timed out (issue 5). */
   'command.rejected',
   'command.completed',
+  /** An LLM call reached the gateway (model, messages, tools; decision as for commands). */
+  'llm.requested',
+  /** An LLM call's response (text per choice, tool calls, usage), recorded whole. */
+  'llm.responded',
   /** One approver's vote on a review (approve or deny, with their reason). */
   'review.voted',
   /** Time-boxed access to a connection was requested, granted, or refused/expired. */
@@ -110,6 +114,10 @@ export interface AuditFilter {
   /** Matches the accountable human only. */
   readonly owner?: string;
   readonly sessionId?: string;
+  /** Events of one command (its request, outcome, approvals). */
+  readonly commandId?: string;
+  /** Commands and sessions that name this LLM event id as their cause (`data.causedBy`). */
+  readonly causedBy?: string;
   /** `data.decision` of command events: allow, deny, mask, hold. */
   readonly decision?: string;
   /** A table the command touched, `name` or `schema.name` as written in the statement. */
@@ -124,7 +132,7 @@ export interface AuditFilter {
   readonly limit?: number;
 }
 
-/** One statement as `airlock audit query` shows it: the request joined with its outcome. */
+/** One command (a statement, an HTTP request, an LLM call) with its outcome, as `airlock audit query` shows it. */
 export interface CommandRecord {
   readonly commandId: string;
   readonly seq: number;
@@ -134,7 +142,9 @@ export interface CommandRecord {
   readonly actor: Actor | null;
   readonly clientAddr: string | null;
   readonly request: Readonly<Record<string, unknown>>;
-  /** The `command.completed` payload, or null when the command has not completed. */
+  /** `command.requested` or `llm.requested`. */
+  readonly type: 'command.requested' | 'llm.requested';
+  /** The `command.completed` (or `llm.responded`) payload, or null when it has not completed. */
   readonly outcome: Readonly<Record<string, unknown>> | null;
   /** The newest `command.approved` / `command.rejected` for a held command, or null. */
   readonly approval: {

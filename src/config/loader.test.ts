@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { ConfigError, loadConfig, parseConfig } from './loader.ts';
-import type { PostgresConnectionConfig } from './schema.ts';
+import type { AirlockConfig, PostgresConnectionConfig } from './schema.ts';
 
 const VALID = `
 listen:
@@ -29,10 +29,15 @@ function problems(text: string, env: NodeJS.ProcessEnv = { CLINIC_PW: 'x' }): st
   assert.fail('config was accepted');
 }
 
+function pgConnection(cfg: AirlockConfig): PostgresConnectionConfig | undefined {
+  const c = cfg.connections[0];
+  return c?.type === 'postgres' ? c : undefined;
+}
+
 describe('config loader', () => {
   it('accepts a valid config, applies defaults and substitutes secrets from the environment', () => {
     const cfg = parseConfig(VALID, 'test.yaml', { CLINIC_PW: 's3cret' });
-    const conn = cfg.connections[0] as PostgresConnectionConfig;
+    const conn = pgConnection(cfg);
     assert.equal(conn?.port, 5432);
     assert.equal(conn?.ssl, 'prefer');
     assert.equal(conn?.password.reveal(), 's3cret');
@@ -43,7 +48,7 @@ describe('config loader', () => {
     const cfg = parseConfig(VALID, 'test.yaml', { CLINIC_PW: 's3cret' });
     assert.ok(!JSON.stringify(cfg).includes('s3cret'));
     assert.ok(!inspect(cfg, { depth: 10 }).includes('s3cret'));
-    assert.ok(!String(cfg.connections[0]?.password).includes('s3cret'));
+    assert.ok(!String(pgConnection(cfg)?.password).includes('s3cret'));
   });
 
   it('names the missing environment variable and the key', () => {
@@ -60,7 +65,7 @@ describe('config loader', () => {
       't',
       {},
     );
-    assert.equal(cfg.connections[0]?.password?.reveal(), 'from-file');
+    assert.equal(pgConnection(cfg)?.password.reveal(), 'from-file');
   });
 
   it('names the key and the reason for schema errors', () => {

@@ -92,24 +92,33 @@ export class MaskingEngine {
   }
 
   #redactor(opts: ScanOptions): AuditRedactor {
-    const detectors = this.#detectors;
-    let redactions = 0;
-    return {
-      get redactions() {
-        return redactions;
-      },
-      text(value: string): string {
-        if (value.length === 0 || !detectors.mayContain(value, opts)) return value;
-        let out = '';
-        let at = 0;
-        for (const f of detectors.scan(value, opts)) {
-          if (f.start < at) continue;
-          out += `${value.slice(at, f.start)}[masked:${f.type}]`;
-          at = f.end;
-          redactions++;
-        }
-        return at === 0 ? value : out + value.slice(at);
-      },
-    };
+    return createRedactor(this.#detectors, opts);
   }
+}
+
+/**
+ * A ledger redactor over any detector set: findings of `opts.types` become `[masked:<type>]`.
+ *
+ * @example
+ * createRedactor(createDetectors(), { types: new Set(['aws_access_key']) }).text('key AKIA…');
+ */
+export function createRedactor(detectors: DetectorSet, opts: ScanOptions): AuditRedactor {
+  let redactions = 0;
+  return {
+    get redactions() {
+      return redactions;
+    },
+    text(value: string): string {
+      if (value.length === 0 || !detectors.mayContain(value, opts)) return value;
+      let out = '';
+      let at = 0;
+      for (const f of detectors.scan(value, opts)) {
+        if (f.start < at) continue;
+        out += `${value.slice(at, f.start)}[masked:${f.type}]`;
+        at = f.end;
+        redactions++;
+      }
+      return at === 0 ? value : out + value.slice(at);
+    },
+  };
 }

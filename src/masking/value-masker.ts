@@ -12,6 +12,18 @@ import { applyStyle, type SaltKey, saltKey } from './styles.ts';
 const MEMO_ENTRIES = 4096;
 const MEMO_MAX_VALUE = 256;
 
+/** Salted outputs by value, with the hit count since the last clear. */
+interface Memo {
+  readonly map: Map<string, string>;
+  hits: number;
+  /** Values still to style without the memo. */
+  bypass: number;
+}
+
+function newMemo(): Memo {
+  return { map: new Map(), hits: 0, bypass: 0 };
+}
+
 export type OnFinding = (type: DetectorType, rule: CompiledRule) => void;
 
 /**
@@ -33,25 +45,40 @@ export function maskingFailed(what: string, rule: string, reason: string): Gatew
 export class ValueMasker {
   readonly #detectors: DetectorSet;
   readonly #salt: SaltKey | undefined;
-  readonly #hashMemo = new Map<string, string>();
-  readonly #formatMemo = new Map<string, string>();
+  readonly #hashMemo = newMemo();
+  readonly #formatMemo = newMemo();
 
   constructor(detectors: DetectorSet, salt: Uint8Array | undefined) {
     this.#detectors = detectors;
     this.#salt = salt && salt.length > 0 ? saltKey(salt) : undefined;
   }
 
-  /** The rule's style applied to the whole value; salted styles are memoised (HMAC is costly). */
+  /**
+   * The rule's style applied to the whole value. Salted styles are memoised (HMAC is costly)
+   * while the memo pays: when a full memo saw few repeats (a column of unique values), it is
+   * left aside for a while, since a miss costs a string hash and an insert on top of the HMAC.
+   */
   style(rule: CompiledRule, value: string): string {
     if (rule.style === 'full' || rule.style === 'last4' || value.length > MEMO_MAX_VALUE) {
       return applyStyle(rule.style, value, this.#salt);
     }
     const memo = rule.style === 'hash' ? this.#hashMemo : this.#formatMemo;
-    const hit = memo.get(value);
-    if (hit !== undefined) return hit;
+    if (memo.bypass > 0) {
+      memo.bypass--;
+      return applyStyle(rule.style, value, this.#salt);
+    }
+    const hit = memo.map.get(value);
+    if (hit !== undefined) {
+      memo.hits++;
+      return hit;
+    }
     const out = applyStyle(rule.style, value, this.#salt);
-    if (memo.size >= MEMO_ENTRIES) memo.clear();
-    memo.set(value, out);
+    if (memo.map.size >= MEMO_ENTRIES) {
+      memo.map.clear();
+      if (memo.hits < MEMO_ENTRIES / 8) memo.bypass = MEMO_ENTRIES * 4;
+      memo.hits = 0;
+    }
+    memo.map.set(value, out);
     return out;
   }
 
@@ -75,6 +102,21 @@ export class ValueMasker {
       onFinding?.(f.type, rule);
     }
     return changed ? out + text.slice(at) : null;
+  }
+
+  /** False when no detector of the scan could match the UTF-8 bytes: they need no decoding. */
+  mayContainBytes(bytes: Uint8Array, start: number, end: number, opts: ScanOptions): boolean {
+    return this.#detectors.mayContainBytes(bytes, start, end, opts);
+  }
+
+  /** The findings a rule of `spec` masks (for text that arrives in pieces: stream-masker.ts). */
+  spans(
+    text: string,
+    spec: ScanSpec,
+    opts: ScanOptions,
+  ): { start: number; end: number; type: DetectorType }[] {
+    if (text.length === 0) return [];
+    return this.#detectors.scan(text, opts).filter((f) => spec.ruleOf.has(f.type));
   }
 
   /** The rule of the first finding, for values that cannot be rewritten in their type. */

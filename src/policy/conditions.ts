@@ -18,6 +18,7 @@ import {
   type TableFact,
 } from './facts.ts';
 import { compileGlobs, type GlobList, globMatch, globRegExp } from './glob.ts';
+import { compileHttpMatch } from './http-conditions.ts';
 import type { PolicyInput } from './policy.ts';
 import type { MatchSpec } from './schema.ts';
 import { TimeWindow } from './window.ts';
@@ -76,6 +77,7 @@ export function compileMatch(match: MatchSpec, ctx: CompileContext): Condition[]
   if (match.session) conds.push(session(match.session));
   if (match.forwards) conds.push(forwards(match.forwards));
   if (match.commands) conds.push(commands(match.commands, ctx.mode));
+  conds.push(...compileHttpMatch(match));
   if (match.classes) conds.push(classes(match.classes));
   if (match.statements) conds.push(statements(match.statements, ctx.mode));
   if (match.facts) conds.push(facts(match.facts, ctx.mode));

@@ -6,7 +6,9 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Identity } from '../identity/types.ts';
-import type { Command, SqlCommand } from '../session/command.ts';
+import { createDetectors } from '../masking/detectors/index.ts';
+import type { DetectorSet } from '../masking/detectors/types.ts';
+import type { Command, HttpCommand, SqlCommand } from '../session/command.ts';
 import { analyzeShell } from '../shell/analyze.ts';
 import { analyzeSql } from '../sql/analyze.ts';
 import type { Decision, PolicyInput } from './policy.ts';
@@ -31,13 +33,25 @@ const contextFields = {
   at: at.optional(),
 };
 
-const COMMAND_KEYS = ['sql', 'exec', 'session', 'forward'] as const;
+/** An HTTP request or LLM call (`model` and `prompt` make it an LLM call). */
+const httpCaseSchema = z.strictObject({
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/)
+    .default('POST'),
+  path: z.string().startsWith('/'),
+  model: z.string().min(1).optional(),
+  prompt: z.string().optional(),
+});
+const COMMAND_KEYS = ['sql', 'http', 'exec', 'session', 'forward'] as const;
 
 const caseSchema = z
   .strictObject({
     name: z.string().min(1),
     /** A SQL statement (PostgreSQL). */
     sql: z.string().optional(),
+    /** A request through an http or llm connection. */
+    http: httpCaseSchema.optional(),
     /** An SSH command line (`ssh host '<exec>'`). */
     exec: z.string().optional(),
     /** An interactive SSH shell or an SFTP session. */
@@ -150,9 +164,10 @@ export function caseInput(c: FixtureCase, defaults: FixtureFile['defaults'] = {}
   };
 }
 
-/** What a case (or `policy explain`) names: one of sql, exec, session, forward. */
+/** What a case (or `policy explain`) names: one of sql, http, exec, session, forward. */
 export interface CommandSpec {
   readonly sql?: string | undefined;
+  readonly http?: z.output<typeof httpCaseSchema> | undefined;
   readonly params?: readonly (string | null)[] | undefined;
   readonly exec?: string | undefined;
   readonly session?: 'shell' | 'sftp' | undefined;
@@ -168,6 +183,7 @@ export interface CommandSpec {
 export function commandOf(c: CommandSpec): { command: Command } & Partial<PolicyInput> {
   if (c.sql !== undefined)
     return { command: sqlCommand(c.sql, c.params), analysis: analyzeSql(c.sql) };
+  if (c.http !== undefined) return { command: httpCaseCommand(c.http) };
   if (c.exec !== undefined) {
     return { command: { kind: 'exec', text: c.exec, channel: 0 }, shell: analyzeShell(c.exec) };
   }
@@ -180,6 +196,46 @@ export function commandOf(c: CommandSpec): { command: Command } & Partial<Policy
   const host = target.slice(0, at);
   const port = Number(target.slice(at + 1));
   return { command: { kind: 'forward', text: `forward to ${target}`, host, port } };
+}
+
+let detectors: DetectorSet | undefined;
+
+/**
+ * The command an `http:` case stands for; the prompt is scanned with the default detectors.
+ *
+ * @example
+ * httpCaseCommand({ method: 'POST', path: '/chat/completions', model: 'gpt-4o', prompt: 'hi' });
+ */
+export function httpCaseCommand(h: z.output<typeof httpCaseSchema>): HttpCommand {
+  const method = h.method.toUpperCase();
+  const llm = h.model !== undefined || h.prompt !== undefined;
+  detectors ??= createDetectors();
+  const prompt = h.prompt ?? '';
+  return {
+    kind: 'http',
+    method,
+    url: h.path,
+    path: h.path.split('?')[0] as string,
+    host: 'fixture',
+    text: `${method} ${h.path}`,
+    params: null,
+    paramsDigest: '',
+    bodyBytes: prompt.length,
+    ...(llm
+      ? {
+          llm: {
+            dialect: 'openai',
+            operation: 'chat',
+            model: h.model ?? '',
+            stream: false,
+            prompt,
+            findings: [...new Set(detectors.scan(prompt).map((f) => f.type))],
+            reserveTokens: 0,
+            record: {},
+          },
+        }
+      : {}),
+  };
 }
 
 function caseIdentity(spec: z.output<typeof identitySchema> | undefined): Identity {

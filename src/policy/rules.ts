@@ -4,6 +4,7 @@
  * restrictive decision (deny > review > allow); ties go to the earliest statement. SQL the parser
  * refuses gets `defaults.unparsable`, made stricter by the first rule that matches without looking
  * at statements. At `phase: 'parse'` a review is reported as allow: the Execute is judged again.
+ * An HTTP or LLM request is judged by the first rule without SQL keys that matches it.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -158,6 +159,11 @@ export class CompiledPolicy implements PolicyEngine {
   }
 
   decide(input: PolicyInput): Decision {
+    if (input.command.kind === 'http') {
+      // HTTP requests have no statements: the first rule without SQL keys that matches decides.
+      const rule = this.#firstMatch(input, undefined, undefined);
+      return atPhase(rule?.decision ?? this.#fallback, input.phase);
+    }
     let worst: Decision;
     const units = unitsOf(input);
     if (units === 'unparsable') worst = this.#decideUnparsable(input);

@@ -3,6 +3,8 @@
  * `loadPolicy` in rules.ts for the semantics.
  */
 import { z } from 'zod';
+import { assertSafePattern } from '../masking/detectors/safe-pattern.ts';
+import { DETECTOR_TYPES } from '../masking/detectors/types.ts';
 import { EXEC_FACT_NAMES } from '../shell/analyze.ts';
 import { CommandPatternError, compileCommandPattern } from './commands.ts';
 import { FACT_NAMES, STATEMENT_CLASSES } from './facts.ts';
@@ -87,6 +89,16 @@ const windowSchema = z
     }
   });
 
+/** A prompt pattern: case-insensitive, and safe to run on every prompt (bounded repeats). */
+const promptPattern = z.string().superRefine((p, ctx) => {
+  try {
+    assertSafePattern(p);
+    new RegExp(p, 'iu');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `pattern refused: ${(err as Error).message}` });
+  }
+});
+
 const matchSchema = z.strictObject({
   connections: patterns.optional(),
   labels: z.record(z.string().min(1), oneOrMany).optional(),
@@ -121,6 +133,20 @@ const matchSchema = z.strictObject({
   functions: patterns.optional(),
   has_grant: z.boolean().optional(),
   window: windowSchema.optional(),
+  /** HTTP and LLM requests: methods, path globs (`*` one segment, `**` any), model globs. */
+  methods: z
+    .array(z.string().regex(/^[A-Za-z]+$/, 'expected an HTTP method'))
+    .min(1)
+    .optional(),
+  paths: z.array(z.string().regex(/^!?\//, 'expected a path starting with /')).min(1).optional(),
+  models: patterns.optional(),
+  /** LLM prompts: detector types found in them, or patterns they match. */
+  prompt: z
+    .strictObject({
+      contains: z.array(z.enum(DETECTOR_TYPES)).min(1).optional(),
+      patterns: z.array(promptPattern).min(1).optional(),
+    })
+    .optional(),
 });
 
 export const ruleSchema = z.strictObject({

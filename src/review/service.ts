@@ -406,15 +406,17 @@ function grantKey(connection: string, r: Requester): string {
 }
 
 /**
- * Binds a review to the exact command: kind, full text, parameters (SQL) or channel (SSH),
- * identity, session, connection.
+ * Binds a review to the exact command: kind, full text, parameters (SQL), method, URL and body
+ * digest (HTTP) or channel (SSH), identity, session, connection.
  */
 function fingerprintOf(req: HoldRequest, requester: Requester): string {
   const c = req.command;
   const params =
     c.kind === 'sql'
       ? (c.paramsDigest ?? (c.params === null ? 'null' : JSON.stringify(c.params)))
-      : `${c.kind}:${'channel' in c ? c.channel : `${c.host}:${c.port}`}`;
+      : c.kind === 'http'
+        ? `http:${c.method} ${c.url}:${c.paramsDigest}`
+        : `${c.kind}:${'channel' in c ? c.channel : `${c.host}:${c.port}`}`;
   return sha256(
     [c.text, params, JSON.stringify(requester), req.ctx.id, req.ctx.connection?.name ?? ''].join(
       '\0',

@@ -9,12 +9,16 @@ import { mkdirSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { PolicyView } from '../api/ledger-routes.ts';
 import { createApiHandler } from '../api/server.ts';
 import type { Ledger } from '../audit/ledger.ts';
 import { openLedger } from '../audit/open.ts';
 import { createSink } from '../audit/sink/config.ts';
 import type { EventSource, SinkRunner } from '../audit/sink/runner.ts';
+import { BudgetStore } from '../budget/store.ts';
 import type { AirlockConfig } from '../config/schema.ts';
+import { mountConsole } from '../console/mount.ts';
 import { GatewayError } from '../errors.ts';
 import { type Authenticator, createAuthenticator } from '../identity/authenticator.ts';
 import { toIssuerConfig } from '../identity/oidc/config.ts';
@@ -22,10 +26,13 @@ import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { SshKeyStore } from '../identity/ssh-keys.ts';
 import { TokenStore } from '../identity/token-store.ts';
 import { createDetectors } from '../masking/detectors/index.ts';
-import { detectorConfigOf, MaskingEngine } from '../masking/engine.ts';
+import type { DetectorSet, DetectorType } from '../masking/detectors/types.ts';
+import { createRedactor, detectorConfigOf, MaskingEngine } from '../masking/engine.ts';
 import { SecretScanner } from '../masking/secret-scan.ts';
 import { PolicyHolder } from '../policy/holder.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
+import { HttpEngine } from '../protocols/http/engine.ts';
+import { ProxyCa } from '../protocols/http/proxy-ca.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
 import { PostgresMasking } from '../protocols/postgres/masking/index.ts';
 import { SshEngine } from '../protocols/ssh/engine.ts';
@@ -47,12 +54,15 @@ export interface Gateway {
     readonly postgres?: { host: string; port: number };
     readonly api?: { host: string; port: number; tls: boolean };
     readonly ssh?: { host: string; port: number };
+    readonly http?: { host: string; port: number };
+    readonly https?: { host: string; port: number };
   };
   readonly ledger: Ledger;
   /** SSH keys registered to identities. */
   readonly sshKeys: SshKeyStore;
   /** The SSH listener's host key (`ssh-ed25519 AAAA...`) and fingerprint, when SSH is on. */
   readonly sshHostKey: { readonly publicLine: string; readonly fingerprint: string } | undefined;
+  readonly budgets: BudgetStore;
   readonly tokens: TokenStore;
   readonly sessions: SessionRegistry;
   readonly authenticator: Authenticator;
@@ -62,6 +72,8 @@ export interface Gateway {
   recheckSessions(): number;
   /** The certificate clients can pin (`sslrootcert=`), when TLS is on. */
   readonly tlsCertFile: string | undefined;
+  /** The CA that signs HTTPS-proxy (CONNECT) certificates; clients of proxy mode trust it. */
+  readonly proxyCaFile: string;
   close(): Promise<void>;
 }
 
@@ -116,7 +128,11 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       : {}),
   });
   await reviews.recover();
+  const detectors = promptDetectors(config);
+  const budgets = new BudgetStore({ dataDir: config.data_dir, budgets: config.budgets, clock });
   const pipeline = new SessionPipeline({
+    budgets,
+    secretRedactor: createRedactor(detectors, { types: SECRET_TYPES }),
     ledger,
     policy,
     logger,
@@ -174,13 +190,66 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
         scanner,
       })
     : undefined;
+  const proxyCa = new ProxyCa(join(config.data_dir, 'tls'));
+  if (
+    config.listen.http &&
+    config.connections.some((c) => (c.type === 'http' || c.type === 'llm') && c.hosts)
+  ) {
+    await proxyCa.prepare().catch((err: unknown) => {
+      throw new GatewayError('GW_CONFIG_INVALID', 'tls: `openssl` could not create the proxy CA', {
+        cause: err,
+      });
+    });
+  }
+  const httpEngine = new HttpEngine({
+    config,
+    logger: logger.child({ component: 'http' }),
+    pipeline,
+    authenticator,
+    sessions,
+    clock,
+    masking,
+    detectors,
+    proxyCa,
+  });
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
+  const track = (server: Server) =>
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
   const addresses: {
     postgres?: { host: string; port: number };
     api?: { host: string; port: number; tls: boolean };
     ssh?: { host: string; port: number };
+    http?: { host: string; port: number };
+    https?: { host: string; port: number };
   } = {};
+  if (config.listen.http) {
+    const server = track(createHttpServer({ requestTimeout: 0 }, httpEngine.handler));
+    server.on('connect', httpEngine.connectHandler(server));
+    addresses.http = await listen(server, config.listen.http);
+    servers.push(server);
+    logger.info('http listener ready', addresses.http);
+  }
+  if (config.listen.https) {
+    if (!tls)
+      throw new GatewayError(
+        'GW_CONFIG_INVALID',
+        'listen.https: needs TLS (tls.cert_file or tls.self_signed)',
+      );
+    const opts = {
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: 'TLSv1.2' as const,
+      requestTimeout: 0,
+    };
+    const server = track(createHttpsServer(opts, httpEngine.handler));
+    addresses.https = await listen(server, config.listen.https);
+    servers.push(server);
+    logger.info('https listener ready', addresses.https);
+  }
   if (config.listen.postgres) {
     const server = createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
@@ -201,6 +270,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     servers.push(server);
     logger.info('ssh listener ready', { ...addresses.ssh, hostKey: ssh.hostKey.fingerprint });
   }
+  const consoleMount = mountConsole(config, { authenticator, ledger, logger, clock });
   if (config.listen.api) {
     const handler = createApiHandler({
       reviews,
@@ -215,10 +285,20 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       sweep: () => guard.sweep(),
       logger: logger.child({ component: 'api' }),
       maxTokenTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
+      audit: {
+        reader: ledger.reader,
+        checkpoint: () => ledger.checkpoint(),
+        config,
+        policy: () => (policy instanceof PolicyHolder ? (policy.current as PolicyView) : undefined),
+      },
+      ...consoleMount.api,
     });
     const server = tls
-      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
-      : createHttpServer(handler);
+      ? createHttpsServer(
+          { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' },
+          consoleMount.wrap(handler),
+        )
+      : createHttpServer(consoleMount.wrap(handler));
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
@@ -232,6 +312,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
   const close = async (): Promise<void> => {
     engine.shutdown();
     ssh?.shutdown();
+    httpEngine.shutdown();
     guard.stop();
     if (policy instanceof PolicyHolder) policy.close();
     await reviews.close();
@@ -241,17 +322,20 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     );
     for (const s of sockets) s.destroy();
     await Promise.all(stopped);
+    httpEngine.close();
     await pgMasking?.close();
     await ledger.close();
     await Promise.all(sinks.map((s) => s.close()));
     await notifier.close();
     reviewStore.close();
     sshKeys.close();
+    budgets.close();
     tokens.close();
   };
   return {
     addresses,
     ledger,
+    budgets,
     tokens,
     sshKeys,
     sshHostKey: ssh && { publicLine: ssh.hostKey.publicLine, fingerprint: ssh.hostKey.fingerprint },
@@ -261,6 +345,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     policy,
     recheckSessions: () => guard.sweep(),
     tlsCertFile: tls?.certFile,
+    proxyCaFile: proxyCa.certFile,
     close: () => {
       closing ??= close();
       return closing;
@@ -323,6 +408,31 @@ async function startSinks(config: AirlockConfig, ledger: Ledger, logger: Logger)
   return runners;
 }
 
+/** Secrets and keys: never recorded in the ledger from an HTTP or LLM body, masking rules or not. */
+const SECRET_TYPES: ReadonlySet<DetectorType> = new Set<DetectorType>([
+  'aws_access_key',
+  'aws_secret_key',
+  'gcp_api_key',
+  'azure_key',
+  'github_token',
+  'gitlab_token',
+  'slack_token',
+  'jwt',
+  'private_key',
+  'generic_secret',
+]);
+
+/** The detectors that find what prompts contain (for `prompt.contains` rules and redaction). */
+function promptDetectors(config: AirlockConfig): DetectorSet {
+  try {
+    return createDetectors(detectorConfigOf(config.masking));
+  } catch (err) {
+    throw new GatewayError('GW_CONFIG_INVALID', `masking.detectors: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
 /** The masking engine when rules are configured; a detector setting it refuses is a config error. */
 function openMasking(config: AirlockConfig): MaskingEngine | undefined {
   if (config.masking.rules.length === 0) return undefined;
@@ -345,7 +455,11 @@ async function recordConfig(
   const summary = {
     listen: config.listen,
     store: config.audit.store.kind,
-    connections: config.connections.map((c) => ({ name: c.name, type: c.type, host: c.host })),
+    connections: config.connections.map((c) => ({
+      name: c.name,
+      type: c.type,
+      host: c.type === 'postgres' || c.type === 'ssh' ? c.host : new URL(c.url).host,
+    })),
     ...(masking ? { masking: { policyVersion: masking.version, rules: masking.ruleCount } } : {}),
   };
   // Secret serialises as [redacted], so the hash never depends on (or reveals) a secret.

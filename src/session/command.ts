@@ -67,8 +67,52 @@ export interface ForwardCommand {
   readonly port: number;
 }
 
-/** Every command kind; later engines add http. */
-export type Command = SqlCommand | ExecCommand | ShellCommand | SftpCommand | ForwardCommand;
+/** What policy and the ledger see of an LLM call (the dialect parsed the request body). */
+export interface LlmCommandInfo {
+  readonly dialect: 'openai' | 'anthropic';
+  readonly operation: string;
+  readonly model: string;
+  readonly stream: boolean;
+  /** The prompt text policy patterns match (never recorded as such: `record` is). */
+  readonly prompt: string;
+  /** Detector types found in the prompt before any masking (for `prompt.contains` rules). */
+  readonly findings: readonly string[];
+  /** Tokens to reserve against budgets: the prompt estimate plus the output limit. */
+  readonly reserveTokens: number;
+  /** What the ledger keeps of the request: messages, tools, parameters (redacted, clipped). */
+  readonly record: Readonly<Record<string, unknown>>;
+}
+
+/** One HTTP request through an `http` or `llm` connection. */
+export interface HttpCommand {
+  readonly kind: 'http';
+  readonly method: string;
+  /** Path and query as sent upstream, relative to the connection's URL. */
+  readonly url: string;
+  /** The path alone, for `paths` rules. */
+  readonly path: string;
+  readonly host: string;
+  /** One line for people (approvers, `audit query`): method, path, model, prompt excerpt. */
+  readonly text: string;
+  readonly params: null;
+  /** SHA-256 (hex) of the request body: binds a review to it. */
+  readonly paramsDigest: string;
+  readonly bodyBytes: number;
+  /** The body as the ledger keeps it (JSON or text, clipped, redacted); absent when binary. */
+  readonly body?: string;
+  readonly llm?: LlmCommandInfo;
+  /** `x-airlock-caused-by`: the event id of the LLM response this request follows from. */
+  readonly causedBy?: string;
+}
+
+/** Every command kind. */
+export type Command =
+  | SqlCommand
+  | HttpCommand
+  | ExecCommand
+  | ShellCommand
+  | SftpCommand
+  | ForwardCommand;
 export type CommandKind = Command['kind'];
 
 /** How a forwarded command ended, as reported by the engine. */
@@ -87,4 +131,10 @@ export interface CommandResult {
   /** SSH: the exit status the command reported, or the signal that ended it. */
   readonly exitStatus?: number;
   readonly exitSignal?: string;
+  /** HTTP: the status the client got. */
+  readonly status?: number;
+  /** HTTP: the response body as the ledger keeps it (clipped; redacted by the pipeline). */
+  readonly body?: string;
+  /** LLM: the response (text per choice, tool calls, usage), recorded in `llm.responded`. */
+  readonly llm?: Readonly<Record<string, unknown>>;
 }

@@ -6,7 +6,7 @@ import type { Actor } from '../audit/types.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/types.ts';
 
-export type Protocol = 'postgres' | 'ssh';
+export type Protocol = 'postgres' | 'http' | 'ssh';
 
 export interface SessionContext {
   readonly id: string;
@@ -16,6 +16,11 @@ export interface SessionContext {
   identity: Identity | undefined;
   connection: ConnectionConfig | undefined;
   applicationName: string | undefined;
+  /**
+   * The LLM response this session follows from (`caused-by=<event id>` in the PostgreSQL
+   * `application_name`); commands may name their own (a SQL comment, an HTTP header).
+   */
+  causedBy?: string | undefined;
   readonly stats: { commands: number; denied: number; failed: number };
 }
 

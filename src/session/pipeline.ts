@@ -3,6 +3,7 @@
  * command passes `decide → audit (awaited, fail closed) → verdict` before an engine may forward it.
  */
 import type { AuditEventInput, AuditLedger } from '../audit/types.ts';
+import type { BudgetGate, Reservation } from '../budget/budget.ts';
 import { GatewayError } from '../errors.ts';
 import type { AuditRedactor, MaskingEngine } from '../masking/engine.ts';
 import type { MaskedEventData } from '../masking/tally.ts';
@@ -11,12 +12,24 @@ import type { HoldOutcome, ReviewService } from '../review/service.ts';
 import { analyzeShell, type ShellAnalysis, trueExecFacts } from '../shell/analyze.ts';
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Command, CommandResult, SqlParam } from './command.ts';
+import { causedByOf } from './caused-by.ts';
+import type { Command, CommandResult, HttpCommand, SqlParam } from './command.ts';
 import { actorOf, newId, type SessionContext } from './context.ts';
 
 export type Verdict =
-  | { readonly action: 'allow'; readonly commandId: string }
-  | { readonly action: 'deny'; readonly commandId: string; readonly error: GatewayError };
+  | {
+      readonly action: 'allow';
+      readonly commandId: string;
+      /** Budget tokens reserved for an LLM call: settle with the tokens used. */
+      readonly reservation?: Reservation;
+    }
+  | {
+      readonly action: 'deny';
+      readonly commandId: string;
+      readonly error: GatewayError;
+      /** A budget refusal: when the window resets. */
+      readonly retryAfterMs?: number;
+    };
 
 export interface PipelineDeps {
   readonly ledger: AuditLedger;
@@ -32,6 +45,13 @@ export interface PipelineDeps {
    * ledger records of a command (statement text, parameters, error messages) as well.
    */
   readonly masking?: MaskingEngine | undefined;
+  /** Token and request budgets for LLM calls. */
+  readonly budgets?: BudgetGate | undefined;
+  /**
+   * Redacts what the ledger keeps of HTTP and LLM bodies even without masking rules (secrets and
+   * keys in prompts never reach the ledger); applied before the masking redactor.
+   */
+  readonly secretRedactor?: AuditRedactor | undefined;
   /**
    * Removes credentials from command lines before the ledger records them (SSH `exec` text):
    * `[masked:github_token]`. Policy always judges the full text.
@@ -75,20 +95,29 @@ export class SessionPipeline {
     const commandId = newId('c');
     ctx.stats.commands++;
     const analysis = analyzeCommand(command);
-    const decision = this.#decide(ctx, command, analysis, 'execute');
+    let decision: Decision = this.#decide(ctx, command, analysis, 'execute');
+    let reserved: Reserved = {};
+    if (decision.action === 'allow') {
+      reserved = this.#reserve(ctx, command);
+      if (reserved.refused) decision = reserved.refused;
+    }
     const reviewId = decision.action === 'review' ? newId('r') : undefined;
+    const causedBy = causedByOf(ctx, command);
     try {
       await this.#deps.ledger.append(
-        this.#event(ctx, 'command.requested', commandId, {
+        this.#event(ctx, requestedType(command), commandId, {
           command: this.#recorded(ctx, command),
           decision: decision.action === 'review' ? 'hold' : decision.action,
           ...(decision.rule ? { rule: decision.rule } : {}),
           ...(reviewId ? { reviewId } : {}),
+          ...(causedBy ? { causedBy } : {}),
+          ...(reserved.reservation ? { budget: budgetRecord(reserved.reservation) } : {}),
           ...analysisRecord(analysis, this.#redactor(ctx), this.#deps.redactSecrets),
         }),
       );
     } catch (err) {
       ctx.stats.denied++;
+      reserved.reservation?.settle(0);
       this.#deps.logger.error('audit append failed; command refused', {
         session: ctx.id,
         err,
@@ -97,16 +126,32 @@ export class SessionPipeline {
     }
     if (decision.action === 'deny') {
       ctx.stats.denied++;
+      const code = reserved.refused ? 'GW_BUDGET_EXCEEDED' : 'GW_POLICY_DENIED';
       return {
         action: 'deny',
         commandId,
-        error: new GatewayError('GW_POLICY_DENIED', decision.message),
+        error: new GatewayError(code, decision.message),
+        ...(reserved.retryAfterMs !== undefined ? { retryAfterMs: reserved.retryAfterMs } : {}),
       };
     }
     if (decision.action === 'review' && reviewId) {
       return this.#hold(ctx, command, commandId, analysis, decision, hooks, reviewId);
     }
-    return { action: 'allow', commandId };
+    return reserved.reservation
+      ? { action: 'allow', commandId, reservation: reserved.reservation }
+      : { action: 'allow', commandId };
+  }
+
+  /** Reserves an LLM call's tokens against the budgets that apply (none: nothing reserved). */
+  #reserve(ctx: SessionContext, command: Command): Reserved {
+    const budgets = this.#deps.budgets;
+    if (!budgets || command.kind !== 'http' || !command.llm || !ctx.identity) return {};
+    const r = budgets.reserve(ctx.identity, ctx.connection?.name ?? '', command.llm.reserveTokens);
+    if (r.ok) return r.reservation ? { reservation: r.reservation } : {};
+    return {
+      refused: { action: 'deny', rule: `budget:${r.budget}`, message: r.message },
+      retryAfterMs: r.retryAfterMs,
+    };
   }
 
   /**
@@ -120,7 +165,12 @@ export class SessionPipeline {
       : undefined;
   }
 
-  #decide(ctx: SessionContext, command: Command, analysis: Analysis, phase: 'parse' | 'execute') {
+  #decide(
+    ctx: SessionContext,
+    command: Command,
+    analysis: Analysis,
+    phase: 'parse' | 'execute',
+  ): Decision {
     const identity = ctx.identity;
     if (!identity) return { action: 'deny', message: 'not authenticated' } as const;
     const conn = ctx.connection;
@@ -163,7 +213,7 @@ export class SessionPipeline {
         ctx,
         commandId,
         command,
-        display: this.#recorded(ctx, command).text,
+        display: String(this.#recorded(ctx, command).text ?? ''),
         tables: tablesOf(analysis),
         rule: decision.rule,
         message: decision.message,
@@ -176,16 +226,35 @@ export class SessionPipeline {
       },
       hooks.signal,
     );
-    if (outcome.status === 'approved') return { action: 'allow', commandId };
-    ctx.stats.denied++;
-    return { action: 'deny', commandId, error: reviewError(outcome) };
+    if (outcome.status !== 'approved') {
+      ctx.stats.denied++;
+      return { action: 'deny', commandId, error: reviewError(outcome) };
+    }
+    const reserved = this.#reserve(ctx, command);
+    if (reserved.refused) {
+      ctx.stats.denied++;
+      this.#deps.ledger.appendLater(
+        this.#event(ctx, 'command.rejected', commandId, {
+          reviewId,
+          status: 'refused',
+          reason: reserved.refused.message,
+          rule: reserved.refused.rule,
+        }),
+      );
+      const error = new GatewayError('GW_BUDGET_EXCEEDED', reserved.refused.message);
+      return { action: 'deny', commandId, error, retryAfterMs: reserved.retryAfterMs ?? 0 };
+    }
+    return reserved.reservation
+      ? { action: 'allow', commandId, reservation: reserved.reservation }
+      : { action: 'allow', commandId };
   }
 
   /**
    * The command as the ledger keeps it: the statement clipped, parameters already capped, and on
    * a connection with masking rules, detector findings redacted (`[masked:<type>]`).
    */
-  #recorded(ctx: SessionContext, command: Command): Command {
+  #recorded(ctx: SessionContext, command: Command): Record<string, unknown> {
+    if (command.kind === 'http') return this.#recordedHttp(ctx, command);
     const max = this.#deps.maxStatementBytes ?? Number.POSITIVE_INFINITY;
     const redactor = this.#redactor(ctx);
     const secrets = command.kind === 'sql' ? undefined : this.#deps.redactSecrets;
@@ -193,10 +262,42 @@ export class SessionPipeline {
     const text =
       full.length <= max ? full : `${full.slice(0, max)} -- [truncated ${full.length} chars]`;
     const clipped = text === command.text ? command : { ...command, text };
-    if (!redactor) return clipped;
+    if (!redactor) return { ...clipped };
     const redacted = { ...clipped, text: redactText(redactor, clipped.text) };
     if (redacted.kind !== 'sql') return redacted;
     return { ...redacted, params: redacted.params?.map((p) => redactParam(redactor, p)) ?? null };
+  }
+
+  /** An HTTP request as recorded: never the prompt field, every string redacted. */
+  #recordedHttp(ctx: SessionContext, c: HttpCommand): Record<string, unknown> {
+    const r = (v: unknown) => this.#redactDeep(ctx, v);
+    const { prompt: _p, findings, reserveTokens, record, ...llm } = c.llm ?? ({} as never);
+    return {
+      kind: c.kind,
+      method: c.method,
+      url: r(c.url),
+      host: c.host,
+      text: r(c.text),
+      bodyBytes: c.bodyBytes,
+      paramsDigest: c.paramsDigest,
+      ...(c.body !== undefined ? { body: r(c.body) } : {}),
+      ...(c.llm ? { llm: { ...llm, findings, reserveTokens, ...(r(record) as object) } } : {}),
+    };
+  }
+
+  /** Every string inside `v` redacted: secrets always, the connection's masking types too. */
+  #redactDeep(ctx: SessionContext, v: unknown): unknown {
+    const redactors = [this.#deps.secretRedactor, this.#redactor(ctx)].filter(
+      (x): x is AuditRedactor => x !== undefined && x !== null,
+    );
+    if (redactors.length === 0) return v;
+    const walk = (x: unknown, depth: number): unknown => {
+      if (typeof x === 'string') return redactors.reduce((t, red) => redactText(red, t), x);
+      if (depth > 8 || x === null || typeof x !== 'object') return x;
+      if (Array.isArray(x)) return x.map((y) => walk(y, depth + 1));
+      return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, walk(y, depth + 1)]));
+    };
+    return walk(v, 0);
   }
 
   #redactor(ctx: SessionContext): AuditRedactor | null {
@@ -207,6 +308,12 @@ export class SessionPipeline {
   /** Closing record of a forwarded command; not awaited by the data path. */
   onResult(ctx: SessionContext, commandId: string, result: CommandResult): void {
     if (result.outcome === 'error') ctx.stats.failed++;
+    if (ctx.protocol === 'http') {
+      const type = result.llm ? 'llm.responded' : 'command.completed';
+      const recorded = this.#redactDeep(ctx, result) as Record<string, unknown>;
+      this.#deps.ledger.appendLater(this.#event(ctx, type, commandId, recorded));
+      return;
+    }
     const redactor = this.#redactor(ctx);
     const recorded =
       redactor && result.error
@@ -269,6 +376,7 @@ export class SessionPipeline {
         this.#event(ctx, 'session.started', undefined, {
           protocol: ctx.protocol,
           ...(ctx.applicationName ? { applicationName: ctx.applicationName } : {}),
+          ...(ctx.causedBy ? { causedBy: ctx.causedBy } : {}),
         }),
       );
     } catch (err) {
@@ -346,7 +454,25 @@ function analyzeCommand(command: Command): Analysis {
   return {};
 }
 
-const noun = (command: Command): string => (command.kind === 'sql' ? 'statement' : 'command');
+/** What `#reserve` found: a reservation, a refusal, or nothing to do. */
+interface Reserved {
+  readonly reservation?: Reservation;
+  readonly refused?: Extract<Decision, { action: 'deny' }>;
+  readonly retryAfterMs?: number;
+}
+
+/** LLM calls are `llm.requested`; every other command `command.requested`. */
+function requestedType(command: Command): 'llm.requested' | 'command.requested' {
+  return command.kind === 'http' && command.llm ? 'llm.requested' : 'command.requested';
+}
+
+function budgetRecord(r: Reservation): Record<string, unknown> {
+  return { reservedTokens: r.tokens, budgets: r.budgets };
+}
+
+/** What a command is called in messages: a SQL statement, an HTTP request, an SSH command. */
+const noun = (command: Command): string =>
+  command.kind === 'sql' ? 'statement' : command.kind === 'http' ? 'request' : 'command';
 
 /**
  * What the ledger keeps of the analysis: kinds, tables and functions (SQL) or the programs run

@@ -26,6 +26,8 @@ export interface TestClient {
   readonly client_id: string;
   readonly client_secret?: string;
   readonly redirect_uris?: readonly string[];
+  /** `web` for a browser-facing client such as the console (default `native`). */
+  readonly application_type?: 'web' | 'native';
 }
 
 export interface TestIdpOptions {
@@ -270,7 +272,7 @@ function clientMetadata(c: TestClient, idTokenAlg: string): Record<string, unkno
     ...(c.client_secret
       ? { client_secret: c.client_secret, token_endpoint_auth_method: 'client_secret_basic' }
       : { token_endpoint_auth_method: 'none' }),
-    application_type: 'native',
+    application_type: c.application_type ?? 'native',
     redirect_uris: c.redirect_uris ?? [LOOPBACK_REDIRECT],
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],

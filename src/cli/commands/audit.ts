@@ -22,6 +22,7 @@ import {
 import type { VerifyResult } from '../../audit/verify.ts';
 import type { AirlockConfig } from '../../config/schema.ts';
 import { play, RecordingAltered, readVerified } from '../../recording/replay.ts';
+import { isEventId } from '../../session/caused-by.ts';
 import {
   config,
   type Flags,
@@ -32,10 +33,12 @@ import {
   str,
   UsageError,
 } from '../args.ts';
+import { causedByChain, commandSummary } from './audit-chain.ts';
 
 export const help = `audit query [--connection C] [--identity I] [--owner O] [--session S]
               [--type T[,T]] [--decision D] [--table T [--access read|write|ddl]]
               [--since T] [--until T] [--limit N] [--json]
+  audit query --caused-by EVENT_ID [--json]     # an LLM call and what it caused
   audit show-session ID [--json]
   audit replay SESSION [--speed 2] [--max-idle 2s] [--raw|--no-timing] [--channel N]
   audit verify [--from-export FILE] [--pubkey FILE]
@@ -78,6 +81,7 @@ const FILTER_FLAGS = {
   identity: { type: 'string' },
   owner: { type: 'string' },
   session: { type: 'string' },
+  'caused-by': { type: 'string' },
   type: { type: 'string' },
   decision: { type: 'string' },
   table: { type: 'string' },
@@ -91,6 +95,13 @@ const FILTER_FLAGS = {
 /** Statements with outcome and approval, or with `--type` the matching events; oldest first. */
 async function query(argv: string[]): Promise<number> {
   const { flags } = parse(argv, FILTER_FLAGS);
+  const causedBy = str(flags, 'caused-by');
+  if (causedBy !== undefined) {
+    if (!isEventId(causedBy)) throw new UsageError('--caused-by needs an event id like c_0194…');
+    return withReader(config(flags), (reader) =>
+      causedByChain(reader, causedBy, flags.json === true),
+    );
+  }
   const filter = filterOf(flags);
   return withReader(config(flags), async (reader) => {
     if (filter.types !== undefined) {
@@ -339,26 +350,20 @@ function who(actor: AuditEvent['actor']): string {
   return actor ? `${actor.identity}${actor.owner ? ` (owner ${actor.owner})` : ''}` : '-';
 }
 
-function sqlText(data: Readonly<Record<string, unknown>>): string {
-  const text = (data.command as { text?: unknown } | undefined)?.text;
-  return String(text ?? '')
-    .replace(/\s+/g, ' ')
-    .slice(0, 200);
-}
-
 function eventLine(e: AuditEvent): string {
   const d = e.data;
   const detail =
-    e.type === 'command.requested'
-      ? `[${String(d.decision ?? '')}] ${sqlText(d)}`
+    e.type === 'command.requested' || e.type === 'llm.requested'
+      ? `[${String(d.decision ?? '')}] ${commandSummary(d)}`
       : e.type === 'command.completed'
         ? `${String(d.outcome)}${d.error ? ` ${(d.error as { code: string }).code}` : ''} ${resultSize(d)} ${String(d.durationMs)}ms`
         : JSON.stringify(d).slice(0, 200);
   return `${e.seq}  ${e.ts}  ${e.type}  ${e.connection ?? '-'}  ${who(e.actor)}  ${e.clientAddr ?? ''}  ${detail}`;
 }
 
-/** `rows=N` for SQL; `exit=N bytes=N` for SSH commands. */
+/** `rows=N` for SQL; `status=N` for HTTP; `exit=N bytes=N` for SSH commands. */
 function resultSize(d: Readonly<Record<string, unknown>>): string {
+  if (d.status !== undefined) return `status=${String(d.status)}`;
   if (d.exitStatus !== undefined) return `exit=${String(d.exitStatus)} bytes=${String(d.bytes)}`;
   if (d.exitSignal !== undefined) return `signal=${String(d.exitSignal)} bytes=${String(d.bytes)}`;
   if (d.rows === undefined) return `bytes=${String(d.bytes)}`;
@@ -373,5 +378,5 @@ function commandLine(r: CommandRecord): string {
   const approval = r.approval
     ? ` ${r.approval.type === 'command.approved' ? 'approved' : 'rejected'} by ${String(r.approval.data.approver ?? '?')}`
     : '';
-  return `${r.ts}  ${r.connection ?? '-'}  ${who(r.actor)}  session=${r.sessionId ?? '-'}  [${String(r.request.decision ?? '')}${approval}] [${result}]  ${sqlText(r.request)}`;
+  return `${r.ts}  ${r.connection ?? '-'}  ${who(r.actor)}  session=${r.sessionId ?? '-'}  [${String(r.request.decision ?? '')}${approval}] [${result}]  ${commandSummary(r.request)}`;
 }

@@ -1,5 +1,5 @@
 /**
- * The CLI's OIDC sign-in: authorization code flow with PKCE (RFC 7636) through a loopback redirect
+ * The OIDC sign-in (the CLI's, and the pieces the web console reuses, src/console/login.ts): authorization code flow with PKCE (RFC 7636) through a loopback redirect
  * (RFC 8252), then the refresh_token grant to keep the ID token fresh. The ID token is checked by
  * the same OidcVerifier the gateway uses, with the client_id as audience, plus the nonce.
  */
@@ -113,9 +113,9 @@ function requireClientId(cfg: OidcIssuerConfig): string {
   return cfg.clientId;
 }
 
-type Endpoints = ProviderMetadata & { authorizationEndpoint: string; tokenEndpoint: string };
+export type Endpoints = ProviderMetadata & { authorizationEndpoint: string; tokenEndpoint: string };
 
-async function endpoints(cfg: OidcIssuerConfig, opts: FetchOptions): Promise<Endpoints> {
+export async function endpoints(cfg: OidcIssuerConfig, opts: FetchOptions): Promise<Endpoints> {
   let meta: ProviderMetadata;
   try {
     meta = await discover(cfg.issuer, fetchOptions(opts));
@@ -137,7 +137,7 @@ function fetchOptions(opts: FetchOptions): FetchOptions {
   };
 }
 
-interface AuthorizeParams {
+export interface AuthorizeParams {
   readonly clientId: string;
   readonly redirectUri: string;
   readonly state: string;
@@ -145,7 +145,7 @@ interface AuthorizeParams {
   readonly challenge: string;
 }
 
-function authorizeUrl(cfg: OidcIssuerConfig, meta: Endpoints, p: AuthorizeParams): string {
+export function authorizeUrl(cfg: OidcIssuerConfig, meta: Endpoints, p: AuthorizeParams): string {
   const url = new URL(meta.authorizationEndpoint);
   const query = {
     response_type: 'code',
@@ -166,7 +166,7 @@ function authorizeUrl(cfg: OidcIssuerConfig, meta: Endpoints, p: AuthorizeParams
 }
 
 /** RFC 6749 §4.1.2.1 error, RFC 9207 `iss`, then the code. */
-function codeFrom(params: URLSearchParams, issuer: string): string {
+export function codeFrom(params: URLSearchParams, issuer: string): string {
   const error = params.get('error');
   if (error !== null) throw new OidcLoginError(`the IdP refused the sign-in: ${printable(error)}`);
   const iss = params.get('iss');
@@ -185,7 +185,7 @@ interface TokenResponse {
 }
 
 /** RFC 6749 §3.2; client_secret_basic (§2.3.1) when a secret is configured, else a public client. */
-async function tokenRequest(
+export async function tokenRequest(
   cfg: OidcIssuerConfig,
   meta: Endpoints,
   params: Record<string, string>,
@@ -225,7 +225,7 @@ function tokenResponse(status: number, json: unknown): TokenResponse {
 }
 
 /** Verifies the ID token (audience: our client_id), runs `extra`, and builds the credential. */
-async function credentialFrom(
+export async function credentialFrom(
   cfg: OidcIssuerConfig,
   tokens: TokenResponse,
   opts: RefreshOptions,
@@ -250,7 +250,7 @@ async function credentialFrom(
 }
 
 /** OIDC Core §3.1.3.7 step 11: the nonce must be the one we sent. */
-function checkNonce(claims: VerifiedClaims, nonce: string): void {
+export function checkNonce(claims: VerifiedClaims, nonce: string): void {
   if (claims.nonce === undefined || !sameSecret(claims.nonce, nonce)) {
     throw new OidcLoginError("the IdP's ID token was refused: nonce mismatch");
   }

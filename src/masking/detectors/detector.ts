@@ -1,6 +1,6 @@
 /**
- * What every detector family plugs into. One pass counts character classes and digit runs
- * (table lookups and arithmetic, no data-dependent branches) and sums them up as `features`
+ * What every detector family plugs into. One pass counts character classes (table lookups into
+ * packed counters, no memory writes), digit runs only when there are enough digits to matter, and sums them up as `features`
  * (count thresholds) and `flags` (characters present, and shapes such as "could hold a phone
  * number"). Each detector declares the features and flags any finding of its type implies; the
  * detector set memoises which detectors a (features, flags, length) combination leaves, so most
@@ -20,11 +20,11 @@ export interface TextStats {
   dots: number;
   colons: number;
   dashes: number;
-  /** Longest run of consecutive digits. */
+  /** Longest run of consecutive digits (exact from seven digits on; below, an upper bound). */
   maxDigitRun: number;
-  /** Runs of at least three consecutive digits. */
+  /** Runs of at least three consecutive digits (exact from seven digits on). */
   tripleRuns: number;
-  /** Runs of at least four consecutive digits (card groups). */
+  /** Runs of at least four consecutive digits, card groups (exact from seven digits on). */
   quadRuns: number;
   /** Bit set of the `HAS_*` characters present and the `*_SHAPE`s that fit. */
   flags: number;
@@ -144,6 +144,11 @@ export interface Detector {
   readonly noFlags: number;
   /** Cheap checks on the text itself: false means `find` would certainly find nothing. */
   gate(input: ScanInput): boolean;
+  /**
+   * The part of `gate` that needs no text, only the counts and the column hint: false means
+   * `gate` would be false. Lets a value be ruled out from its bytes, before decoding.
+   */
+  pregate(stats: TextStats, hint: HintInfo): boolean;
   /** Appends candidates (score already raised by validators and context) to `out`. */
   find(input: ScanInput, out: Candidate[]): void;
 }
@@ -158,6 +163,7 @@ export function defineDetector(
   needs: Needs,
   find: Detector['find'],
   gate: Detector['gate'] = always,
+  pregate: Detector['pregate'] = always,
 ): Detector {
   const required =
     bitFor(DIGIT_BITS, needs.minDigits) |
@@ -171,6 +177,7 @@ export function defineDetector(
     anyFlags,
     noFlags: needs.noFlags ?? 0,
     gate,
+    pregate,
     find,
   };
 }
@@ -184,38 +191,52 @@ export function needsMet(d: Detector, features: number, flags: number): boolean 
   );
 }
 
-const OTHER = 0;
-const DIGIT = 1;
-const UPPER = 2;
-const LOWER = 3;
-const DOT = 4;
-const COLON = 5;
-const DASH = 6;
-const PLUS = 7;
-const AT = 8;
-const UNDERSCORE = 9;
-const EQUALS = 10;
-const TILDE = 11;
-const UPPER_HEX = 12;
-const LOWER_HEX = 13;
-const SEPARATOR = 14;
+/**
+ * Per-character increments packed in 7-bit fields of two small integers, so a pass does three
+ * table reads and three adds per character and no memory writes. Fields are flushed every
+ * `CHUNK` characters, before any can overflow.
+ */
+const FIELD = 7;
+const CHUNK = (1 << FIELD) - 1;
+const MASK = CHUNK;
+// ENC_A fields: digit, upper non-hex, upper hex, lower non-hex.
+const A_DIGIT = 1;
+const A_UPPER = 1 << FIELD;
+const A_UPPER_HEX = 1 << (2 * FIELD);
+const A_LOWER = 1 << (3 * FIELD);
+// ENC_B fields: lower hex, dot, colon, dash.
+const B_LOWER_HEX = 1;
+const B_DOT = 1 << FIELD;
+const B_COLON = 1 << (2 * FIELD);
+const B_DASH = 1 << (3 * FIELD);
+// PRESENT bits: characters only their presence matters for.
+const P_PLUS = 1;
+const P_AT = 2;
+const P_UNDERSCORE = 4;
+const P_EQUALS = 8;
+const P_TILDE = 16;
+const P_SEPARATOR = 32;
 
-/** Class of every UTF-16 code unit (OTHER for anything no gate counts): 64 KiB, no branch. */
-const CLASS = new Uint8Array(65536);
-for (let c = 48; c <= 57; c++) CLASS[c] = DIGIT;
-for (let c = 65; c <= 90; c++) CLASS[c] = c <= 70 ? UPPER_HEX : UPPER;
-for (let c = 97; c <= 122; c++) CLASS[c] = c <= 102 ? LOWER_HEX : LOWER;
-CLASS[46] = DOT;
-CLASS[58] = COLON;
-CLASS[45] = DASH;
-CLASS[43] = PLUS;
-CLASS[64] = AT;
-CLASS[95] = UNDERSCORE;
-CLASS[61] = EQUALS;
-CLASS[126] = TILDE;
-for (const c of [9, 32, 34, 39, 62, 96]) CLASS[c] = SEPARATOR;
+/** ASCII only: every other code unit counts as nothing any gate reads. */
+const ENC_A = new Int32Array(128);
+const ENC_B = new Int32Array(128);
+const PRESENT = new Int32Array(128);
+for (let c = 48; c <= 57; c++) ENC_A[c] = A_DIGIT;
+for (let c = 65; c <= 90; c++) ENC_A[c] = c <= 70 ? A_UPPER_HEX : A_UPPER;
+for (let c = 97; c <= 122; c++) {
+  if (c <= 102) ENC_B[c] = B_LOWER_HEX;
+  else ENC_A[c] = A_LOWER;
+}
+ENC_B[46] = B_DOT;
+ENC_B[58] = B_COLON;
+ENC_B[45] = B_DASH;
+PRESENT[43] = P_PLUS;
+PRESENT[64] = P_AT;
+PRESENT[95] = P_UNDERSCORE;
+PRESENT[61] = P_EQUALS;
+PRESENT[126] = P_TILDE;
+for (const c of [9, 32, 34, 39, 62, 96]) PRESENT[c] = P_SEPARATOR;
 
-const counts = new Int32Array(SEPARATOR + 1);
 const shared: TextStats = {
   length: 0,
   digits: 0,
@@ -232,60 +253,104 @@ const shared: TextStats = {
   features: 0,
 };
 
+/**
+ * Stats are computed from a string (UTF-16 code units) or straight from UTF-8 bytes, so a result
+ * value need not become a string unless some detector could match it. Bytes of 128 and above
+ * count as nothing, like non-ASCII code units; a non-ASCII value is never given an inert shape,
+ * so the byte view never rules out a detector that the string view would keep.
+ */
+type Source = string | Uint8Array;
+
+function codeAt(src: Source, i: number): number {
+  return typeof src === 'string' ? src.charCodeAt(i) : (src[i] as number);
+}
+
 /** Whether some `+` is not preceded by a digit. */
-function leadingPlus(text: string): boolean {
-  for (let i = text.indexOf('+'); i !== -1; i = text.indexOf('+', i + 1)) {
-    if (CLASS[text.charCodeAt(i - 1)] !== DIGIT) return true;
+function leadingPlus(src: Source, from: number, to: number): boolean {
+  if (typeof src === 'string') {
+    for (let i = src.indexOf('+'); i !== -1; i = src.indexOf('+', i + 1)) {
+      if (i === 0 || !isDigit(src.charCodeAt(i - 1))) return true;
+    }
+    return false;
+  }
+  for (let i = from; i < to; i++) {
+    if (src[i] === 43 && (i === from || !isDigit(src[i - 1]!))) return true;
   }
   return false;
 }
 
-function uuidShaped(text: string): boolean {
+function doubleColon(src: Source, from: number, to: number): boolean {
+  if (typeof src === 'string') return src.includes('::');
+  for (let i = from + 1; i < to; i++) if (src[i] === 58 && src[i - 1] === 58) return true;
+  return false;
+}
+
+function uuidShaped(src: Source, from: number, s: TextStats): boolean {
   return (
-    text.length === 36 &&
-    counts[UPPER] === 0 &&
-    counts[LOWER] === 0 &&
-    text.charCodeAt(8) === 45 &&
-    text.charCodeAt(13) === 45 &&
-    text.charCodeAt(18) === 45 &&
-    text.charCodeAt(23) === 45
+    s.length === 36 &&
+    s.nonHexLetters === 0 &&
+    codeAt(src, from + 8) === 45 &&
+    codeAt(src, from + 13) === 45 &&
+    codeAt(src, from + 18) === 45 &&
+    codeAt(src, from + 23) === 45
   );
 }
 
 const TIMESTAMP_TAIL = new Uint8Array(128);
 for (const c of '0123456789.:+-Z ') TIMESTAMP_TAIL[c.charCodeAt(0)] = 1;
+/** What each of the first 19 characters of a timestamp must be: 0 a digit, else that code. */
+const TIMESTAMP_HEAD = Array.from('0000-00-00 00:00:00', (ch) =>
+  ch === '0' ? 0 : ch.charCodeAt(0),
+);
 
-/** `YYYY-MM-DD[ T]HH:MM:SS` followed only by fraction, zone and offset characters. */
-function timestampShaped(text: string): boolean {
-  const n = text.length;
-  if (n < 19 || n > 35 || counts[UPPER]! + counts[LOWER]! > 2) return false;
-  const t = text.charCodeAt(10);
-  if (t !== 32 && t !== 84) return false;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (i === 4 || i === 7) {
-      if (c !== 45) return false;
-    } else if (i === 13 || i === 16) {
-      if (c !== 58) return false;
-    } else if (i === 10) continue;
-    else if (i < 19 ? CLASS[c] !== DIGIT : c >= 128 || TIMESTAMP_TAIL[c] === 0) return false;
+/**
+ * `YYYY-MM-DD[ T]HH:MM:SS` followed only by fraction, zone and offset characters. Two copies (a
+ * string and bytes) because timestamp columns are common and one polymorphic read costs double.
+ */
+function timestampShaped(src: Source, from: number, s: TextStats): boolean {
+  const n = s.length;
+  if (n < 19 || n > 35 || s.upper + s.lower > 2 || s.digits < 14) return false;
+  return typeof src === 'string' ? timestampText(src) : timestampBytes(src, from, n);
+}
+
+function timestampText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (!timestampUnit(i, text.charCodeAt(i))) return false;
   }
   return true;
 }
 
+function timestampBytes(bytes: Uint8Array, from: number, n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    if (!timestampUnit(i, bytes[from + i]!)) return false;
+  }
+  return true;
+}
+
+function timestampUnit(i: number, c: number): boolean {
+  if (i >= 19) return c < 128 && TIMESTAMP_TAIL[c] === 1;
+  const want = TIMESTAMP_HEAD[i]!;
+  return want === 0 ? isDigit(c) : c === want || (i === 10 && c === 84);
+}
+
 /** Flags of the characters other than letters and digits. */
-function characterFlags(text: string): number {
+function characterFlags(src: Source, from: number, present: number, ascii: boolean): number {
+  const s = shared;
+  const to = from + s.length;
   let flags = 0;
-  if (counts[AT]! > 0) flags |= HAS_AT;
-  if (counts[UNDERSCORE]! > 0) flags |= HAS_UNDERSCORE;
-  if (counts[EQUALS]! > 0) flags |= HAS_EQUALS;
-  if (counts[TILDE]! > 0) flags |= HAS_TILDE;
-  if (counts[SEPARATOR]! > 0) flags |= HAS_SEPARATOR;
-  if (counts[COLON]! > 0) flags |= HAS_COLON;
-  if (counts[PLUS]! > 0 && leadingPlus(text)) flags |= HAS_LEADING_PLUS;
-  if (counts[COLON]! > 1 && text.includes('::')) flags |= HAS_DOUBLE_COLON;
-  if (counts[DASH] === 4 && uuidShaped(text)) flags |= UUID_SHAPE;
-  if (counts[DASH]! >= 2 && counts[COLON]! >= 2 && timestampShaped(text)) flags |= TIMESTAMP_SHAPE;
+  if ((present & P_AT) !== 0) flags |= HAS_AT;
+  if ((present & P_UNDERSCORE) !== 0) flags |= HAS_UNDERSCORE;
+  if ((present & P_EQUALS) !== 0) flags |= HAS_EQUALS;
+  if ((present & P_TILDE) !== 0) flags |= HAS_TILDE;
+  if ((present & P_SEPARATOR) !== 0) flags |= HAS_SEPARATOR;
+  if (s.colons > 0) flags |= HAS_COLON;
+  if (ascii && s.dashes === 4 && uuidShaped(src, from, s)) return flags | UUID_SHAPE;
+  if (ascii && s.dashes >= 2 && s.colons >= 2 && timestampShaped(src, from, s)) {
+    // Its `+` is an offset and its colons separate hours; no other shape applies.
+    return flags | TIMESTAMP_SHAPE;
+  }
+  if ((present & P_PLUS) !== 0 && leadingPlus(src, from, to)) flags |= HAS_LEADING_PLUS;
+  if (s.colons > 1 && doubleColon(src, from, to)) flags |= HAS_DOUBLE_COLON;
   return flags;
 }
 
@@ -302,6 +367,131 @@ function shapeFlags(s: TextStats): number {
   return flags;
 }
 
+/** Digit runs (longest, of three or more, of four or more); only asked when digits ≥ 7. */
+function digitRuns(src: Source, from: number, to: number, s: TextStats): void {
+  let run = 0;
+  let maxRun = 0;
+  let triples = 0;
+  let quads = 0;
+  for (let i = from; i < to; i++) {
+    const c = codeAt(src, i);
+    if (c >= 48 && c <= 57) {
+      run++;
+      if (run === 3) triples++;
+      else if (run === 4) quads++;
+      if (run > maxRun) maxRun = run;
+    } else run = 0;
+  }
+  s.maxDigitRun = maxRun;
+  s.tripleRuns = triples;
+  s.quadRuns = quads;
+}
+
+// Totals of the last `count*` pass (module state: scans are synchronous).
+let tDigit = 0;
+let tUpper = 0;
+let tUpperHex = 0;
+let tLower = 0;
+let tLowerHex = 0;
+let tDot = 0;
+let tColon = 0;
+let tDash = 0;
+let present = 0;
+/** Code units of 128 and above seen. */
+let high = 0;
+
+function add(a: number, b: number): void {
+  tDigit += a & MASK;
+  tUpper += (a >>> FIELD) & MASK;
+  tUpperHex += (a >>> (2 * FIELD)) & MASK;
+  tLower += (a >>> (3 * FIELD)) & MASK;
+  tLowerHex += b & MASK;
+  tDot += (b >>> FIELD) & MASK;
+  tColon += (b >>> (2 * FIELD)) & MASK;
+  tDash += (b >>> (3 * FIELD)) & MASK;
+}
+
+function countString(text: string): void {
+  const n = text.length;
+  for (let from = 0; from < n; from += CHUNK) {
+    const to = Math.min(n, from + CHUNK);
+    let a = 0;
+    let b = 0;
+    let p = present;
+    let h = high;
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 128) {
+        a += ENC_A[c]!;
+        b += ENC_B[c]!;
+        p |= PRESENT[c]!;
+      } else h++;
+    }
+    present = p;
+    high = h;
+    add(a, b);
+  }
+}
+
+function countBytes(bytes: Uint8Array, start: number, end: number): void {
+  for (let from = start; from < end; from += CHUNK) {
+    const to = Math.min(end, from + CHUNK);
+    let a = 0;
+    let b = 0;
+    let p = present;
+    let h = high;
+    for (let i = from; i < to; i++) {
+      const c = bytes[i]!;
+      if (c < 128) {
+        a += ENC_A[c]!;
+        b += ENC_B[c]!;
+        p |= PRESENT[c]!;
+      } else h++;
+    }
+    present = p;
+    high = h;
+    add(a, b);
+  }
+}
+
+/** Fills `shared` from the totals and the source; returns it. */
+function finish(src: Source, from: number, n: number): TextStats {
+  const s = shared;
+  const digits = tDigit;
+  s.length = n;
+  s.digits = digits;
+  s.upper = tUpper + tUpperHex;
+  s.lower = tLower + tLowerHex;
+  s.nonHexLetters = tUpper + tLower;
+  s.dots = tDot;
+  s.colons = tColon;
+  s.dashes = tDash;
+  s.flags = n === digits + s.upper + s.lower ? 0 : characterFlags(src, from, present, high === 0);
+  if (digits < 7) {
+    // Too few digits for any digit shape: the runs are bounded by the count.
+    s.maxDigitRun = digits;
+    s.tripleRuns = digits >= 3 ? 1 : 0;
+    s.quadRuns = digits >= 4 ? 1 : 0;
+  } else if ((s.flags & INERT_SHAPES) !== 0) {
+    // A UUID or a timestamp: its digits are no phone, SSN or card.
+    s.maxDigitRun = 0;
+    s.tripleRuns = 0;
+    s.quadRuns = 0;
+  } else digitRuns(src, from, from + n, s);
+  s.flags |= shapeFlags(s);
+  s.features =
+    DIGIT_BITS[Math.min(s.digits, 5)]! |
+    UPPER_BITS[Math.min(s.upper, 8)]! |
+    NON_HEX_BITS[Math.min(s.nonHexLetters, 2)]!;
+  return s;
+}
+
+function reset(): void {
+  tDigit = tUpper = tUpperHex = tLower = tLowerHex = tDot = tColon = tDash = 0;
+  present = 0;
+  high = 0;
+}
+
 /** The text `shared` describes (`mayContain` then `scan` on one value counts once). */
 let sharedText: string | undefined;
 
@@ -309,40 +499,20 @@ let sharedText: string | undefined;
 export function computeStats(text: string): TextStats {
   if (text === sharedText) return shared;
   sharedText = text;
-  const n = text.length;
-  for (let k = OTHER; k <= SEPARATOR; k++) counts[k] = 0;
-  let run = 0;
-  let maxRun = 0;
-  let triples = 0;
-  let quads = 0;
-  for (let i = 0; i < n; i++) {
-    const k = CLASS[text.charCodeAt(i)]!;
-    counts[k]!++;
-    // Branch-free: the run grows on a digit and resets to 0 otherwise.
-    run = (run + 1) * +(k === DIGIT);
-    maxRun = Math.max(maxRun, run);
-    triples += +(run === 3);
-    quads += +(run === 4);
-  }
-  const s = shared;
-  s.length = n;
-  s.digits = counts[DIGIT]!;
-  s.upper = counts[UPPER]! + counts[UPPER_HEX]!;
-  s.lower = counts[LOWER]! + counts[LOWER_HEX]!;
-  s.nonHexLetters = counts[UPPER]! + counts[LOWER]!;
-  s.dots = counts[DOT]!;
-  s.colons = counts[COLON]!;
-  s.dashes = counts[DASH]!;
-  s.maxDigitRun = maxRun;
-  s.tripleRuns = triples;
-  s.quadRuns = quads;
-  s.flags = n === s.digits + s.upper + s.lower ? 0 : characterFlags(text);
-  s.flags |= shapeFlags(s);
-  s.features =
-    DIGIT_BITS[Math.min(s.digits, 5)]! |
-    UPPER_BITS[Math.min(s.upper, 8)]! |
-    NON_HEX_BITS[Math.min(s.nonHexLetters, 2)]!;
-  return s;
+  reset();
+  countString(text);
+  return finish(text, 0, text.length);
+}
+
+/**
+ * The same counts over UTF-8 bytes `[start, end)` (length in bytes, so never below the string's
+ * length): what a detector's needs rule out on these stats, they rule out on the decoded text too.
+ */
+export function computeStatsOfBytes(bytes: Uint8Array, start: number, end: number): TextStats {
+  sharedText = undefined;
+  reset();
+  countBytes(bytes, start, end);
+  return finish(bytes, start, end - start);
 }
 
 export function isDigit(c: number): boolean {

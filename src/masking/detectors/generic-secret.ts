@@ -12,8 +12,10 @@ import {
   HAS_COLON,
   HAS_EQUALS,
   HAS_SEPARATOR,
+  type HintInfo,
   isAlnum,
   type ScanInput,
+  type TextStats,
 } from './detector.ts';
 import { charClasses, looksLikePlaceholder, shannonEntropy } from './validate.ts';
 
@@ -131,8 +133,14 @@ export const genericSecret: Detector = defineDetector(
   { minLength: MIN_LENGTH },
   findGenericSecrets,
   (t) =>
-    t.hint.secret ||
-    ((t.stats.flags & (HAS_SEPARATOR | HAS_COLON | HAS_EQUALS)) !== 0 &&
-      t.stats.nonHexLetters >= 2 &&
-      (keywordsOf(t) & KEYWORD_SECRET) !== 0),
+    t.hint.secret || (secretPregate(t.stats, t.hint) && (keywordsOf(t) & KEYWORD_SECRET) !== 0),
+  secretPregate,
 );
+
+/** A secret-named column, or a separator and letters for `password: …` and the like. */
+function secretPregate(stats: TextStats, hint: HintInfo): boolean {
+  return (
+    hint.secret ||
+    ((stats.flags & (HAS_SEPARATOR | HAS_COLON | HAS_EQUALS)) !== 0 && stats.nonHexLetters >= 2)
+  );
+}

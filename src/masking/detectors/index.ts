@@ -8,6 +8,7 @@ import { hintInfo, NO_HINT } from './context.ts';
 import {
   type Candidate,
   computeStats,
+  computeStatsOfBytes,
   type Detector,
   FLAG_SPACE,
   needsMet,
@@ -214,6 +215,20 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
         ? candidates
         : candidates.filter(aboveThreshold);
       return resolveOverlaps(passing);
+    },
+
+    mayContainBytes(bytes: Uint8Array, start: number, end: number, opts?: ScanOptions): boolean {
+      const length = end - start;
+      if (length < MIN_TEXT) return false;
+      const stats = computeStatsOfBytes(bytes, start, end);
+      const list = eligible(stats);
+      if (list.length === 0) return false;
+      const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
+      const types = opts?.types;
+      for (const d of list) {
+        if ((types === undefined || types.has(d.type)) && d.pregate(stats, hint)) return true;
+      }
+      return false;
     },
 
     mayContain(text: string, opts?: ScanOptions): boolean {

@@ -8,7 +8,9 @@ import {
   type Detector,
   defineDetector,
   forEachMatch,
+  type HintInfo,
   type ScanInput,
+  type TextStats,
   UUID_SHAPE,
 } from './detector.ts';
 import { compileSafePattern } from './safe-pattern.ts';
@@ -81,9 +83,15 @@ export const dateOfBirth: Detector = defineDetector(
   { minLength: 8, minDigits: 5, noFlags: UUID_SHAPE },
   findBirthDates,
   (t) =>
-    t.hint.boosts.has('date_of_birth') ||
-    (t.stats.nonHexLetters >= 1 && (keywordsOf(t) & KEYWORD_BIRTH) !== 0),
+    birthPregate(t.stats, t.hint) &&
+    (t.hint.boosts.has('date_of_birth') || (keywordsOf(t) & KEYWORD_BIRTH) !== 0),
+  birthPregate,
 );
+
+/** A birth-date column, or a text with a letter (a birth word needs some). */
+function birthPregate(stats: TextStats, hint: HintInfo): boolean {
+  return hint.boosts.has('date_of_birth') || stats.nonHexLetters >= 1;
+}
 
 const MRN_SCORE = 0.6;
 

@@ -59,4 +59,10 @@ export interface DetectorSet {
   scan(text: string, opts?: ScanOptions): Finding[];
   /** Cheap pre-check: false means `scan` would certainly find nothing. */
   mayContain(text: string, opts?: ScanOptions): boolean;
+  /**
+   * The same pre-check on UTF-8 bytes `[start, end)`, before any decoding: counts and shapes only
+   * (no keyword or prefix gates), so it says "maybe" at least whenever `mayContain` would on the
+   * decoded text. Most result values are ruled out here and never become strings.
+   */
+  mayContainBytes(bytes: Uint8Array, start: number, end: number, opts?: ScanOptions): boolean;
 }

@@ -21,6 +21,10 @@ export function fakeDetectors(opts: { throwOn?: string } = {}): DetectorSet & { 
     mayContain(text: string): boolean {
       return /[@\d]/.test(text);
     },
+    /** Always "maybe": the byte pre-check is the real library's, tested there. */
+    mayContainBytes(): boolean {
+      return true;
+    },
     scan(text: string, o: ScanOptions = {}): Finding[] {
       set.scans++;
       if (opts.throwOn && text.includes(opts.throwOn)) throw new Error('detector bug');

@@ -11,6 +11,7 @@ import { GatewayError, toGatewayError } from '../../errors.ts';
 import type { Authenticator, AuthResult } from '../../identity/authenticator.ts';
 import { mayUseConnection } from '../../identity/roles.ts';
 import type { Identity } from '../../identity/types.ts';
+import { causedByIn } from '../../session/caused-by.ts';
 import { createSessionContext, type SessionContext } from '../../session/context.ts';
 import type { SessionPipeline } from '../../session/pipeline.ts';
 import type { SessionRegistry } from '../../session/registry.ts';
@@ -177,6 +178,7 @@ export class PostgresEngine {
       throw new GatewayError('GW_PROTOCOL_UNSUPPORTED', 'only client_encoding UTF8 is supported');
     }
     ctx.applicationName = m.parameters.application_name?.slice(0, 128);
+    ctx.causedBy = causedByIn(ctx.applicationName);
   }
 
   #startTls(socket: Socket): Promise<Duplex> {

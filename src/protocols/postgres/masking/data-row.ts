@@ -31,7 +31,7 @@ export function maskDataRow(msg: Uint8Array, plan: RowPlan, ctx: MaskContext): U
     starts = new Int32Array(n * 2);
     lengths = new Int32Array(n * 2);
   }
-  const b = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
+  const b = msg instanceof Buffer ? msg : Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
   let changes: Change[] | undefined;
   let pos = 7;
   for (let i = 0; i < n; i++) {
@@ -40,7 +40,7 @@ export function maskDataRow(msg: Uint8Array, plan: RowPlan, ctx: MaskContext): U
     starts[i] = pos;
     lengths[i] = len;
     const col = plan[i];
-    if (col && len >= 0) {
+    if (col && len >= 0 && !ruledOut(msg, pos, len, col, ctx)) {
       const out =
         col.format === 1
           ? maskBinary(msg.subarray(pos, pos + len), col, ctx)
@@ -58,6 +58,24 @@ export function maskDataRow(msg: Uint8Array, plan: RowPlan, ctx: MaskContext): U
   return changes ? rebuild(msg, n, changes) : null;
 }
 
+/**
+ * Detector scans only: a value whose UTF-8 bytes no detector of the column could match is left
+ * as it is without being decoded (most values of a scanned column). Binary values qualify when
+ * their wire form is their UTF-8 text.
+ */
+function ruledOut(
+  msg: Uint8Array,
+  pos: number,
+  len: number,
+  col: ColumnAction,
+  ctx: MaskContext,
+): boolean {
+  if (col.action.kind !== 'scan') return false;
+  const k = col.kind;
+  if (col.format === 1 && (k.decode !== null || k.jsonbPrefix || k.opaque)) return false;
+  return !ctx.values.mayContainBytes(msg, pos, pos + len, col.opts);
+}
+
 /** A value replaced, masked (a string is written as UTF-8), or NULL; undefined: unchanged. */
 type Change = Uint8Array | string | null | undefined;
 
@@ -68,49 +86,79 @@ function constant(col: ColumnAction, ctx: MaskContext): string | undefined {
   return col.constant;
 }
 
+/** UTF-8 size of a change; ASCII strings (masks, tokens) are their length. */
+function changeSize(c: Change, len: number): number {
+  if (c === undefined) return Math.max(len, 0);
+  if (c === null) return 0;
+  if (typeof c !== 'string') return c.length;
+  for (let i = 0; i < c.length; i++)
+    if (c.charCodeAt(i) >= 128) return Buffer.byteLength(c, 'utf8');
+  return c.length;
+}
+
+function putInt32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = v >>> 16;
+  out[at + 2] = v >>> 8;
+  out[at + 3] = v;
+}
+
 function rebuild(msg: Uint8Array, n: number, changes: readonly Change[]): Uint8Array {
-  let size = 7;
-  for (let i = 0; i < n; i++) {
-    const c = changes[i];
-    const len = lengths[i] as number;
-    size +=
-      4 +
-      (c === undefined
-        ? Math.max(len, 0)
-        : c === null
-          ? 0
-          : typeof c === 'string'
-            ? Buffer.byteLength(c, 'utf8')
-            : c.length);
-  }
+  let size = 7 + 4 * n;
+  for (let i = 0; i < n; i++) size += changeSize(changes[i], lengths[i] as number);
   const out = Buffer.allocUnsafe(size);
   out[0] = BACKEND.DataRow;
-  out.writeInt32BE(size - 1, 1);
-  out.writeInt16BE(n, 5);
+  putInt32(out, 1, size - 1);
+  out[5] = n >>> 8;
+  out[6] = n;
   let pos = 7;
+  // Unchanged columns are copied with their length words, a run of them at a time.
+  let runFrom = -1;
+  let runTo = -1;
   for (let i = 0; i < n; i++) {
     const c = changes[i];
     if (c === undefined) {
       const len = lengths[i] as number;
-      out.writeInt32BE(len, pos);
-      pos += 4;
-      if (len > 0) {
-        const s = starts[i] as number;
-        out.set(msg.subarray(s, s + len), pos);
-        pos += len;
-      }
-    } else if (c === null) {
-      out.writeInt32BE(-1, pos);
+      if (runFrom < 0) runFrom = (starts[i] as number) - 4;
+      runTo = (starts[i] as number) + Math.max(len, 0);
+      continue;
+    }
+    if (runFrom >= 0) {
+      pos = copy(msg, runFrom, runTo, out, pos);
+      runFrom = -1;
+    }
+    if (c === null) {
+      putInt32(out, pos, -1);
       pos += 4;
     } else if (typeof c === 'string') {
-      const written = out.write(c, pos + 4, 'utf8');
-      out.writeInt32BE(written, pos);
+      const written = writeString(out, c, pos + 4);
+      putInt32(out, pos, written);
       pos += 4 + written;
     } else {
-      out.writeInt32BE(c.length, pos);
+      putInt32(out, pos, c.length);
       out.set(c, pos + 4);
       pos += 4 + c.length;
     }
   }
+  if (runFrom >= 0) copy(msg, runFrom, runTo, out, pos);
   return out;
+}
+
+/** `msg[from, to)` into `out` at `pos`; short spans byte by byte (no view allocated). */
+function copy(msg: Uint8Array, from: number, to: number, out: Buffer, pos: number): number {
+  const len = to - from;
+  if (len > 64) out.set(msg.subarray(from, to), pos);
+  else for (let i = 0; i < len; i++) out[pos + i] = msg[from + i] as number;
+  return pos + len;
+}
+
+/** Short ASCII strings byte by byte (cheaper than an encoder call); others as UTF-8. */
+function writeString(out: Buffer, s: string, at: number): number {
+  if (s.length > 64) return out.write(s, at, 'utf8');
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) return out.write(s, at, 'utf8');
+    out[at + i] = c;
+  }
+  return s.length;
 }

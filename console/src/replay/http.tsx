@@ -1,0 +1,159 @@
+// HTTP and LLM sessions: each request with its decision and outcome; LLM calls rendered as a
+// conversation (the recorded messages or input, then the answer per choice, tool calls, usage).
+// Everything shown comes from the ledger, already redacted there.
+import { fmtTime } from '../api.ts';
+import { EventLine } from './generic.tsx';
+import type { CommandRecord, ReplayView } from './types.ts';
+
+export const httpView: ReplayView = {
+  title: 'Requests and conversations',
+  render: (replay) => {
+    const other = replay.events.filter(
+      (e) => !e.type.startsWith('command.') && !e.type.startsWith('llm.'),
+    );
+    return (
+      <>
+        <ol className="timeline" aria-label="Requests">
+          {replay.commands.map((c) => (
+            <li key={c.commandId}>
+              <Request c={c} />
+            </li>
+          ))}
+        </ol>
+        <h3>Session events</h3>
+        <ol className="timeline" aria-label="Other session events">
+          {other.map((e) => (
+            <li key={e.seq}>
+              <EventLine event={e} />
+            </li>
+          ))}
+        </ol>
+      </>
+    );
+  },
+};
+
+interface Message {
+  readonly role: string;
+  readonly text: string;
+}
+
+/** `content` as OpenAI and Anthropic send it: a string, or parts with `text`. */
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((p) => {
+        if (typeof p === 'string') return p;
+        const part = p as { text?: unknown; type?: unknown };
+        return typeof part.text === 'string' ? part.text : `[${String(part.type ?? 'part')}]`;
+      })
+      .join('\n');
+  }
+  return content === undefined || content === null ? '' : JSON.stringify(content);
+}
+
+/** The conversation the ledger kept of an LLM request (messages, prompt or input). */
+export function messagesOf(record: Record<string, unknown> | undefined): Message[] {
+  if (!record) return [];
+  const out: Message[] = [];
+  if (record.instructions !== undefined) {
+    out.push({ role: 'instructions', text: textOf(record.instructions) });
+  }
+  if (record.system !== undefined) out.push({ role: 'system', text: textOf(record.system) });
+  if (Array.isArray(record.messages)) {
+    for (const m of record.messages as { role?: unknown; content?: unknown }[]) {
+      out.push({ role: String(m.role ?? 'message'), text: textOf(m.content) });
+    }
+  }
+  for (const key of ['prompt', 'input'] as const) {
+    const v = record[key];
+    if (v === undefined) continue;
+    const items = Array.isArray(v) ? v : [v];
+    for (const item of items) {
+      const m = item as { role?: unknown; content?: unknown };
+      out.push(
+        typeof item === 'object' && item !== null && 'content' in m
+          ? { role: String(m.role ?? key), text: textOf(m.content) }
+          : { role: key, text: textOf(item) },
+      );
+    }
+  }
+  return out;
+}
+
+interface Choice {
+  readonly index: number;
+  readonly text: string;
+  readonly finishReason?: string;
+  readonly toolCalls?: readonly { name: string; arguments: string }[];
+}
+
+function Request({ c }: { c: CommandRecord }) {
+  const cmd = c.request.command as
+    | {
+        method?: string;
+        url?: string;
+        text?: string;
+        llm?: { model?: string; operation?: string; record?: Record<string, unknown> };
+      }
+    | undefined;
+  const decision = String(c.request.decision ?? '');
+  const o = c.outcome;
+  const llm = o?.llm as
+    | { choices?: Choice[]; usage?: { inputTokens: number; outputTokens: number } }
+    | undefined;
+  const err = o?.error as { code?: string; message?: string } | undefined;
+  const messages = messagesOf(cmd?.llm?.record);
+  return (
+    <div className="event">
+      <time dateTime={c.ts}>{fmtTime(c.ts)}</time>{' '}
+      <span className={`badge ${decision}`}>{decision}</span>
+      {c.request.rule ? <span className="muted"> rule {String(c.request.rule)}</span> : null}
+      {c.approval && (
+        <span className={`badge ${c.approval.type === 'command.approved' ? 'approved' : 'denied'}`}>
+          {c.approval.type === 'command.approved' ? 'approved' : 'rejected'} by{' '}
+          {String(c.approval.data.approver ?? c.approval.data.approvers ?? '?')}
+        </span>
+      )}
+      <pre className="sql">
+        {cmd?.method ?? ''} {cmd?.url ?? cmd?.text ?? ''}
+        {cmd?.llm ? `  (${cmd.llm.operation ?? 'llm'} · ${cmd.llm.model ?? '?'})` : ''}
+      </pre>
+      {messages.length > 0 && (
+        <ol className="conversation" aria-label="Prompt">
+          {messages.map((m, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: messages have no id; order is fixed
+            <li key={i} className={`message ${m.role}`}>
+              <strong>{m.role}</strong>
+              <pre>{m.text}</pre>
+            </li>
+          ))}
+        </ol>
+      )}
+      {llm?.choices && llm.choices.length > 0 && (
+        <ol className="conversation" aria-label="Answer">
+          {llm.choices.map((ch) => (
+            <li key={ch.index} className="message assistant">
+              <strong>
+                assistant{llm.choices && llm.choices.length > 1 ? ` (choice ${ch.index})` : ''}
+              </strong>
+              <pre>{ch.text}</pre>
+              {ch.toolCalls?.map((t, i) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: tool calls keep their order
+                <pre key={i} className="tool-call">
+                  tool call {t.name}({t.arguments})
+                </pre>
+              ))}
+            </li>
+          ))}
+        </ol>
+      )}
+      <p className="outcome">
+        {o
+          ? `${String(o.outcome)}${err ? ` ${err.code ?? ''} ${err.message ?? ''}` : ''}${llm?.usage ? ` · tokens in ${llm.usage.inputTokens}, out ${llm.usage.outputTokens}` : ''} · ${String(o.durationMs ?? '–')} ms`
+          : 'no outcome recorded'}
+      </p>
+    </div>
+  );
+}

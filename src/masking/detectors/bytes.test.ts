@@ -1,0 +1,92 @@
+/**
+ * `mayContainBytes` lets the PostgreSQL path skip decoding a value. It may say "maybe" too often,
+ * never "no" where a scan of the decoded text would find something: that would be a leak.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { createDetectors, DETECTOR_TYPES, type DetectorType, type ScanOptions } from './index.ts';
+import { loadCorpus } from './testing/corpus.ts';
+
+const detectors = createDetectors({ mrnPatterns: ['MRN-\\d{7}'] });
+
+function bytesSayNo(
+  text: string,
+  hint?: string,
+  types?: ReadonlySet<string>,
+  set = detectors,
+): boolean {
+  // A value inside a larger buffer, as in a DataRow.
+  const pad = Buffer.from('\u00e9xx');
+  const body = Buffer.from(text, 'utf8');
+  const buf = Buffer.concat([pad, body, pad]);
+  const opts: ScanOptions = {
+    ...(hint === undefined ? {} : { columnHint: hint }),
+    ...(types === undefined ? {} : { types: types as ReadonlySet<DetectorType> }),
+  };
+  return !set.mayContainBytes(buf, pad.length, pad.length + body.length, opts);
+}
+
+test('never rules out a value of the labelled corpus that has findings', () => {
+  for (const line of loadCorpus()) {
+    const found = detectors.scan(line.text);
+    if (found.length === 0) continue;
+    assert.equal(bytesSayNo(line.text), false, `ruled out: ${JSON.stringify(line.text)}`);
+    for (const f of found) {
+      const only = new Set([f.type]);
+      assert.equal(bytesSayNo(line.text, undefined, only), false, `${f.type} ruled out`);
+    }
+  }
+});
+
+test('never says no where the decoded text may contain a finding (property)', () => {
+  const pieces = fc.constantFrom(
+    '4111 1111 1111 1111',
+    '536-22-8745',
+    '(415) 555-0132',
+    '+44 20 7946 0958',
+    'ana@example.org',
+    '10.0.0.1',
+    'fe80::1',
+    'AKIAIOSFODNN7EXAMPLE',
+    '2024-03-05 10:22:31.123+00',
+    '2024-03-05T10:22:31Z',
+    '123e4567-e89b-12d3-a456-426614174000',
+    'password=',
+    'é',
+    '日本',
+    '🙂',
+    ' ',
+    '\t',
+    ':',
+    '::',
+    '+',
+    '-',
+    '.',
+    'MRN-1234567',
+    'born 1984-02-29',
+  );
+  const text = fc.array(fc.oneof(pieces, fc.string({ maxLength: 6 })), { maxLength: 8 });
+  fc.assert(
+    fc.property(text, fc.constantFrom(undefined, 'ssn', 'notes', 'dob'), (parts, hint) => {
+      const value = parts.join('');
+      const opts: ScanOptions = hint === undefined ? {} : { columnHint: hint };
+      if (detectors.mayContain(value, opts)) {
+        assert.equal(bytesSayNo(value, hint), false, JSON.stringify(value));
+      }
+      for (const f of detectors.scan(value, opts)) {
+        assert.equal(bytesSayNo(value, hint, new Set([f.type])), false, `${f.type} in ${value}`);
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('rules out ordinary values without decoding them', () => {
+  const plain = createDetectors();
+  for (const v of ['Olivia', '1024.50', 'shipped', '2024-03-05 10:22:31.123+00', '42']) {
+    assert.equal(bytesSayNo(v, 'notes', undefined, plain), true, v);
+  }
+  assert.equal(bytesSayNo('ana@example.org', 'notes', new Set(DETECTOR_TYPES)), false);
+  assert.equal(bytesSayNo('ana@example.org', 'notes', new Set(['us_ssn'])), true);
+});

@@ -1,0 +1,259 @@
+/**
+ * The web console in a real browser (chromium via playwright-core): sign in through a real OIDC
+ * provider, approve a held statement and watch psql finish, open the session's replay, run an
+ * audit query, and look at every page. Screenshots go to test-artifacts/console/.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { ensureChromium } from '../helpers/browser.ts';
+import { startTestIdp, type TestIdp } from '../helpers/oidc-provider.ts';
+import { type Stack, startStack } from '../helpers/stack.ts';
+
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
+const CLIENT = 'airlock-console';
+const ACCOUNTS = {
+  dana: { email: 'dana@example.com', groups: ['dba'] },
+  carl: { email: 'carl@example.com', groups: ['clinicians'] },
+};
+const POLICY = `
+version: 1
+defaults:
+  action: allow
+  review_timeout: 60s
+  approvers: [{ groups: [dba], min: 1 }]
+rules:
+  - name: patient-deletes-need-a-dba
+    match: { statements: [DELETE], tables: [patients] }
+    action: review
+    message: Deleting patients needs a DBA
+  - name: no-drops
+    match: { facts: [drop] }
+    action: deny
+    message: no drops
+`;
+
+const browserCheck = ensureChromium();
+let idp: TestIdp;
+let stack: Stack;
+let browser: Browser;
+let ctx: BrowserContext;
+let page: Page;
+let base: string;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+describe('web console in a browser', {
+  skip: 'missing' in browserCheck && browserCheck.missing,
+}, () => {
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const apiPort = await freePort();
+    base = `https://127.0.0.1:${apiPort}`;
+    idp = await startTestIdp({
+      accounts: ACCOUNTS,
+      clients: [
+        {
+          client_id: CLIENT,
+          application_type: 'web',
+          redirect_uris: [`${base}/auth/callback`],
+        },
+      ],
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-console-'));
+    const policyFile = join(dir, 'policy.yaml');
+    writeFileSync(policyFile, POLICY);
+    stack = await startStack({
+      yaml: ({ pgPort }) => `
+listen:
+  postgres: 127.0.0.1:0
+  api: 127.0.0.1:${apiPort}
+audit:
+  sync: normal
+identity:
+  oidc:
+    - issuer: ${idp.issuer}
+      audience: ${CLIENT}
+      client_id: ${CLIENT}
+  roles:
+    approver: [dba]
+    auditor: [dba]
+policy:
+  file: ${policyFile}
+connections:
+  - name: clinic
+    type: postgres
+    host: 127.0.0.1
+    port: ${pgPort}
+    database: clinic
+    user: clinic_app
+    password: \${env:CLINIC_DB_PASSWORD}
+    ssl: require
+    labels: { env: test, data: phi }
+`,
+    });
+    await stack.pg.sql(
+      'clinic',
+      `SET ROLE clinic_app; INSERT INTO patients (id, mrn, first_name, last_name, date_of_birth, ssn)
+       VALUES (2001, 'MRN-C2001', 'Console', 'Test', '1980-01-01', '000-00-2001');`,
+    );
+    const exe = (browserCheck as { path: string }).path;
+    browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox'] });
+    ctx = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1366, height: 860 },
+    });
+    page = await ctx.newPage();
+    page.setDefaultTimeout(15_000);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.close();
+    await idp?.close();
+  });
+
+  it('serves the app with a strict CSP and index.html for client routes', async () => {
+    const res = await ctx.request.get(`${base}/sessions/anything`);
+    assert.equal(res.status(), 200);
+    assert.match(res.headers()['content-type'] ?? '', /^text\/html/);
+    assert.match(res.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    const api = await ctx.request.get(`${base}/api/whoami`);
+    assert.equal(api.status(), 401);
+    const doc = await ctx.request.get(`${base}/api/openapi.json`);
+    assert.equal((await doc.json()).openapi, '3.1.0');
+  });
+
+  it('signs in through the OIDC provider (code + PKCE) into a Strict, HttpOnly cookie', async () => {
+    await page.goto(`${base}/`);
+    await shot('01-sign-in');
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.locator('input[name=login]').fill('dana');
+    await page.locator('input[name=password]').fill('any');
+    await page.locator('button[type=submit]').click();
+    await page.locator('button[type=submit]').click(); // consent
+    await page.getByRole('heading', { name: /Reviews/ }).waitFor();
+    assert.equal(new URL(page.url()).origin, base);
+    assert.doesNotMatch(page.url(), /code=|token|state=/);
+    const cookies = await ctx.cookies(base);
+    const session = cookies.find((c) => c.name === 'airlock_session');
+    assert.ok(session, 'session cookie set');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.secure, true);
+    assert.equal(session.sameSite, 'Strict');
+    const html = await page.content();
+    assert.doesNotMatch(html, /eyJ[A-Za-z0-9_-]{10,}\./, 'no JWT in the page');
+    assert.ok(!html.includes(session.value), 'no session id in the page');
+    // a state-changing call with the cookie but without the CSRF header is refused
+    const forged = await ctx.request.delete(`${base}/api/tokens/aaaaaaaaaaaa`);
+    assert.equal(forged.status(), 403);
+    assert.match(await forged.text(), /CSRF/);
+  });
+
+  it('shows a held statement live; approving it lets psql complete', async () => {
+    await page.getByRole('heading', { name: /Reviews/ }).waitFor();
+    await page.getByText('live', { exact: true }).waitFor();
+    const psql = stack.psql(['-c', 'DELETE FROM patients WHERE id = 2001']);
+    const card = page.getByRole('article', { name: /Review r_/ });
+    await card.waitFor({ timeout: 20_000 });
+    await card.getByText('DELETE FROM patients WHERE id = 2001').waitFor();
+    await card.getByText('olivia.owner@example.com').waitFor();
+    await shot('02-reviews-pending');
+    await card.getByLabel('Reason').fill('ticket OPS-42');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    const r = await psql;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /DELETE 1/);
+    await page.getByRole('cell', { name: 'approved' }).first().waitFor();
+    await shot('03-reviews-approved');
+  });
+
+  it('lists sessions and opens a replay with the statement and its outcome', async () => {
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    await shot('04-sessions');
+    const rows = page.getByRole('link', { name: /^Open s/ });
+    const n = await rows.count();
+    let found = false;
+    for (let i = 0; i < n && !found; i++) {
+      await page
+        .getByRole('link', { name: /^Open s/ })
+        .nth(i)
+        .click();
+      await page.getByRole('heading', { level: 1, name: /^Session s_/ }).waitFor();
+      found = (await page.getByText('DELETE FROM patients WHERE id = 2001').count()) > 0;
+      if (!found) await page.goBack();
+    }
+    assert.ok(found, 'a session replay shows the approved DELETE');
+    await shot('05-replay');
+    await page.getByText(/approved by dana@example.com/).waitFor();
+    await page
+      .getByText(/ok · DELETE 1/)
+      .first()
+      .waitFor();
+  });
+
+  it('runs an audit query and shows the ledger verified with its latest checkpoint', async () => {
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByText(/^Verified: \d+ events/).waitFor({ timeout: 30_000 });
+    await page.getByLabel('Table').fill('patients');
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /statements?$/ })
+      .waitFor();
+    const table = page.getByRole('table', { name: 'Audit results' });
+    await table.getByText('DELETE FROM patients WHERE id = 2001').waitFor();
+    await shot('06-audit');
+    const exported = await ctx.request.get(`${base}/api/audit/export?format=jsonl`);
+    assert.equal(exported.status(), 200);
+    assert.match((await exported.text()).split('\n')[0] ?? '', /airlock_export/);
+  });
+
+  it('shows connections and policy rules with hit counts, and tokens', async () => {
+    await page.getByRole('link', { name: 'Connections & policies' }).click();
+    const rules = page.getByRole('table', { name: 'Policy rules' });
+    const row = rules.getByRole('row').filter({ hasText: 'patient-deletes-need-a-dba' });
+    await row.waitFor();
+    assert.match(await row.innerText(), /\b1\b/);
+    await page.getByRole('cell', { name: 'clinic', exact: true }).waitFor();
+    assert.doesNotMatch(await page.content(), /pw-[a-z0-9]{6,}/, 'no upstream password');
+    await shot('07-config');
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('heading', { name: 'Tokens' }).waitFor();
+    await shot('08-tokens');
+  });
+
+  it('keeps a user without audit roles out of audit APIs (server side)', async () => {
+    const other = await browser.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const p = await other.newPage();
+      await p.goto(`${base}/auth/login`);
+      await p.locator('input[name=login]').fill('carl');
+      await p.locator('input[name=password]').fill('any');
+      await p.locator('button[type=submit]').click();
+      await p.locator('button[type=submit]').click();
+      await p.getByRole('heading', { name: /Reviews/ }).waitFor();
+      assert.equal(await p.getByRole('link', { name: 'Audit' }).count(), 0);
+      const res = await other.request.get(`${base}/api/audit/events`);
+      assert.equal(res.status(), 403);
+      await p.screenshot({ path: join(ARTIFACTS, '09-user-view.png'), fullPage: true });
+    } finally {
+      await other.close();
+    }
+  });
+});
