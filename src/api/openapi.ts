@@ -57,6 +57,22 @@ export const OPERATIONS: Record<string, Record<string, Op>> = {
     },
   },
   '/api/tokens/{id}': { delete: { summary: 'Revoke a token you own (admins: any)' } },
+  '/api/ssh-keys': {
+    get: { summary: 'Registered SSH keys you own (admins: all)' },
+    post: {
+      summary:
+        'Register an SSH public key, to the calling OIDC user or to one of their agent tokens',
+      roles: ['user'],
+      body: {
+        public_key: { type: 'string' },
+        token_id: { type: 'string' },
+        ttl_hours: { type: 'number' },
+      },
+    },
+  },
+  '/api/ssh-keys/{fingerprint}': {
+    delete: { summary: 'Remove an SSH key you own (admins: any); its sessions end' },
+  },
   '/api/users': { get: { summary: 'Offboarded users', roles: ['admin'] } },
   '/api/users/{name}/disable': {
     post: {
