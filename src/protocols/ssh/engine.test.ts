@@ -284,6 +284,22 @@ describe('SshEngine (in process)', () => {
     assert.equal((rec.data as { width: number }).width, 100);
   });
 
+  test('a shell without a terminal (a script on stdin) is recorded too', async () => {
+    const before = events.filter((e) => e.type === 'session.recorded').length;
+    const c = await connectClient();
+    await new Promise<void>((resolve, reject) => {
+      c.shell(false, (e, stream) => {
+        if (e) return reject(e);
+        stream.end('echo scripted\nexit\n');
+        stream.on('close', () => resolve());
+        stream.resume();
+      });
+    });
+    c.end();
+    const rec = await waitFor(() => events.filter((e) => e.type === 'session.recorded')[before]);
+    assert.equal((rec.data as { width: number }).width, 80);
+  });
+
   test('fail closed: with the ledger down the session runs nothing', async () => {
     ledgerDown = true;
     try {
