@@ -23,10 +23,10 @@ import { SessionRegistry } from '../../session/registry.ts';
 import { SessionGuard } from '../../session/session-guard.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { SshEngine } from './engine.ts';
-import { fingerprint, parsePublicKey } from './keys.ts';
+import { fingerprint, generateEd25519, parsePublicKey } from './keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-ssh-engine-'));
-const upstreamKey = ssh2.utils.generateKeyPairSync('ed25519');
+const upstreamKey = generateEd25519('fake-upstream');
 
 /** What the fake upstream saw. */
 const seen = { env: [] as string[], windows: [] as string[], logins: [] as string[] };
