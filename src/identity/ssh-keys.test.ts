@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../protocols/ssh/keys.ts';
 import { createAuthenticator } from './authenticator.ts';
 import { registerSshKey, SshKeyError } from './ssh-key-events.ts';
 import { SshKeyStore } from './ssh-keys.ts';
@@ -17,7 +17,7 @@ const clock = () => now;
 const tokens = new TokenStore({ dataDir: dir, clock });
 const keys = new SshKeyStore({ dataDir: dir, clock });
 const auth = createAuthenticator({ tokens, clock, roles: { approver: ['sre'] }, sshKeys: keys });
-const pub = () => ssh2.utils.generateKeyPairSync('ed25519').public;
+const pub = () => generateEd25519('test').public;
 
 describe('SSH keys as identities', () => {
   test('a key registered to a token authenticates as that token until either ends', () => {

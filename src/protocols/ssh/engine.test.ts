@@ -23,10 +23,10 @@ import { SessionRegistry } from '../../session/registry.ts';
 import { SessionGuard } from '../../session/session-guard.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { SshEngine } from './engine.ts';
-import { fingerprint, parsePublicKey } from './keys.ts';
+import { fingerprint, generateEd25519, parsePublicKey } from './keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-ssh-engine-'));
-const upstreamKey = ssh2.utils.generateKeyPairSync('ed25519');
+const upstreamKey = generateEd25519('fake-upstream');
 
 /** What the fake upstream saw. */
 const seen = { env: [] as string[], windows: [] as string[], logins: [] as string[] };
@@ -282,6 +282,22 @@ describe('SshEngine (in process)', () => {
     assert.deepEqual(seen.windows, ['120x40']);
     const rec = await waitFor(() => events.findLast((e) => e.type === 'session.recorded'));
     assert.equal((rec.data as { width: number }).width, 100);
+  });
+
+  test('a shell without a terminal (a script on stdin) is recorded too', async () => {
+    const before = events.filter((e) => e.type === 'session.recorded').length;
+    const c = await connectClient();
+    await new Promise<void>((resolve, reject) => {
+      c.shell(false, (e, stream) => {
+        if (e) return reject(e);
+        stream.end('echo scripted\nexit\n');
+        stream.on('close', () => resolve());
+        stream.resume();
+      });
+    });
+    c.end();
+    const rec = await waitFor(() => events.filter((e) => e.type === 'session.recorded')[before]);
+    assert.equal((rec.data as { width: number }).width, 80);
   });
 
   test('fail closed: with the ledger down the session runs nothing', async () => {

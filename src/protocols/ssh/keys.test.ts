@@ -9,7 +9,13 @@ import { parseConfig } from '../../config/loader.ts';
 import type { SshConnectionConfig } from '../../config/schema.ts';
 import { GatewayError } from '../../errors.ts';
 import { HostKeyPins } from './host-keys.ts';
-import { fingerprint, loadOrCreateHostKey, parsePublicKey, upstreamCredential } from './keys.ts';
+import {
+  fingerprint,
+  generateEd25519,
+  loadOrCreateHostKey,
+  parsePublicKey,
+  upstreamCredential,
+} from './keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-keys-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,6 +49,27 @@ describe('ssh keys', () => {
     assert.equal(fingerprint(parsed.blob), expected);
     assert.throws(() => parsePublicKey(readFileSync(file, 'utf8')), /private key/);
     assert.throws(() => parsePublicKey('ssh-ed25519 !!!'), /not an OpenSSH public key/);
+  });
+
+  test('generated ed25519 keys always parse, also with a leading zero byte (ssh2 keygen did not)', () => {
+    for (let i = 0; i < 600; i += 1) {
+      const k = generateEd25519('t');
+      const priv = ssh2.utils.parseKey(k.private);
+      assert.ok(!(priv instanceof Error), k.private);
+      assert.equal(
+        fingerprint((priv as ssh2.ParsedKey).getPublicSSH()),
+        parsePublicKey(k.public).fingerprint,
+      );
+    }
+    const file = join(dir, 'generated');
+    const k = generateEd25519('by-airlock');
+    writeFileSync(file, k.private, { mode: 0o600 });
+    const derived = execFileSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' }).trim();
+    assert.equal(
+      derived,
+      k.public,
+      'OpenSSH reads the private key and derives the same public key',
+    );
   });
 
   test('the gateway host key is generated once, 0600, and reloaded', () => {
@@ -89,8 +116,8 @@ describe('ssh keys', () => {
   });
 
   test('host keys: configured fingerprints or lines; pin on first use, then only that key', () => {
-    const k1 = ssh2.utils.generateKeyPairSync('ed25519');
-    const k2 = ssh2.utils.generateKeyPairSync('ed25519');
+    const k1 = generateEd25519('k1');
+    const k2 = generateEd25519('k2');
     const blob = (k: { public: string }) => parsePublicKey(k.public).blob;
     const pins = new HostKeyPins(join(dir, 'pins'));
     const fp1 = fingerprint(blob(k1));

@@ -199,7 +199,10 @@ export class SessionChannel {
     commandId: string,
     t0: number,
   ): Promise<void> {
-    const interactive = this.#pty !== undefined && request.kind !== 'sftp';
+    // A shell is recorded with or without a terminal (`ssh -T host < script` is a script the
+    // policy cannot read); a command only when it has a terminal.
+    const interactive =
+      request.kind === 'shell' || (request.kind === 'exec' && this.#pty !== undefined);
     if (interactive && this.#host.config.recording.enabled) {
       this.#recorder = await this.#openRecorder(command, commandId);
     }
@@ -261,7 +264,7 @@ export class SessionChannel {
 
   async #openRecorder(command: Command, commandId: string): Promise<Recorder | undefined> {
     const h = this.#host;
-    const pty = this.#pty as Pty;
+    const pty = this.#pty ?? { term: 'dumb', cols: 80, rows: 24 };
     try {
       const rec = await Recorder.open({
         dir: h.recordingsDir,
