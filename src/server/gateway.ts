@@ -26,9 +26,9 @@ import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { SshKeyStore } from '../identity/ssh-keys.ts';
 import { TokenStore } from '../identity/token-store.ts';
 import { createDetectors } from '../masking/detectors/index.ts';
-import type { DetectorSet, DetectorType } from '../masking/detectors/types.ts';
+import type { DetectorSet } from '../masking/detectors/types.ts';
 import { createRedactor, detectorConfigOf, MaskingEngine } from '../masking/engine.ts';
-import { SecretScanner } from '../masking/secret-scan.ts';
+import { SECRET_TYPES, SecretScanner } from '../masking/secret-scan.ts';
 import { PolicyHolder } from '../policy/holder.ts';
 import { allowAll, type PolicyEngine } from '../policy/policy.ts';
 import { HttpEngine } from '../protocols/http/engine.ts';
@@ -104,7 +104,8 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       for (const s of sinks) s.notify();
     },
   });
-  const masking = openMasking(config);
+  const detectors = openDetectors(config);
+  const masking = openMasking(config, detectors);
   await recordConfig(ledger, config, logger, masking);
   sinks.push(...(await startSinks(config, ledger, logger)));
   const tokens = new TokenStore({ dataDir: config.data_dir });
@@ -128,7 +129,6 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       : {}),
   });
   await reviews.recover();
-  const detectors = promptDetectors(config);
   const budgets = new BudgetStore({ dataDir: config.data_dir, budgets: config.budgets, clock });
   const pipeline = new SessionPipeline({
     budgets,
@@ -408,22 +408,11 @@ async function startSinks(config: AirlockConfig, ledger: Ledger, logger: Logger)
   return runners;
 }
 
-/** Secrets and keys: never recorded in the ledger from an HTTP or LLM body, masking rules or not. */
-const SECRET_TYPES: ReadonlySet<DetectorType> = new Set<DetectorType>([
-  'aws_access_key',
-  'aws_secret_key',
-  'gcp_api_key',
-  'azure_key',
-  'github_token',
-  'gitlab_token',
-  'slack_token',
-  'jwt',
-  'private_key',
-  'generic_secret',
-]);
-
-/** The detectors that find what prompts contain (for `prompt.contains` rules and redaction). */
-function promptDetectors(config: AirlockConfig): DetectorSet {
+/**
+ * The detector library as configured: one set for masking, `prompt.contains` rules and ledger
+ * redaction. A setting it refuses is a config error.
+ */
+function openDetectors(config: AirlockConfig): DetectorSet {
   try {
     return createDetectors(detectorConfigOf(config.masking));
   } catch (err) {
@@ -433,16 +422,10 @@ function promptDetectors(config: AirlockConfig): DetectorSet {
   }
 }
 
-/** The masking engine when rules are configured; a detector setting it refuses is a config error. */
-function openMasking(config: AirlockConfig): MaskingEngine | undefined {
+/** The masking engine when rules are configured. */
+function openMasking(config: AirlockConfig, detectors: DetectorSet): MaskingEngine | undefined {
   if (config.masking.rules.length === 0) return undefined;
-  try {
-    return new MaskingEngine(config.masking, createDetectors(detectorConfigOf(config.masking)));
-  } catch (err) {
-    throw new GatewayError('GW_CONFIG_INVALID', `masking.detectors: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  return new MaskingEngine(config.masking, detectors);
 }
 
 /** Which configuration the gateway runs: a hash and a summary, never a secret. */
