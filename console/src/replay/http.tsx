@@ -1,36 +1,16 @@
 // HTTP and LLM sessions: each request with its decision and outcome; LLM calls rendered as a
 // conversation (the recorded messages or input, then the answer per choice, tool calls, usage).
 // Everything shown comes from the ledger, already redacted there.
-import { fmtTime } from '../api.ts';
-import { EventLine } from './generic.tsx';
+import { commandTimeline, Verdict } from './commands.tsx';
 import type { CommandRecord, ReplayView } from './types.ts';
 
 export const httpView: ReplayView = {
   title: 'Requests and conversations',
-  render: (replay) => {
-    const other = replay.events.filter(
-      (e) => !e.type.startsWith('command.') && !e.type.startsWith('llm.'),
-    );
-    return (
-      <>
-        <ol className="timeline" aria-label="Requests">
-          {replay.commands.map((c) => (
-            <li key={c.commandId}>
-              <Request c={c} />
-            </li>
-          ))}
-        </ol>
-        <h3>Session events</h3>
-        <ol className="timeline" aria-label="Other session events">
-          {other.map((e) => (
-            <li key={e.seq}>
-              <EventLine event={e} />
-            </li>
-          ))}
-        </ol>
-      </>
-    );
-  },
+  render: commandTimeline(
+    'Requests',
+    (t) => t.startsWith('command.') || t.startsWith('llm.'),
+    Request,
+  ),
 };
 
 interface Message {
@@ -98,7 +78,6 @@ function Request({ c }: { c: CommandRecord }) {
         llm?: { model?: string; operation?: string; record?: Record<string, unknown> };
       }
     | undefined;
-  const decision = String(c.request.decision ?? '');
   const o = c.outcome;
   const llm = o?.llm as
     | { choices?: Choice[]; usage?: { inputTokens: number; outputTokens: number } }
@@ -107,15 +86,7 @@ function Request({ c }: { c: CommandRecord }) {
   const messages = messagesOf(cmd?.llm?.record);
   return (
     <div className="event">
-      <time dateTime={c.ts}>{fmtTime(c.ts)}</time>{' '}
-      <span className={`badge ${decision}`}>{decision}</span>
-      {c.request.rule ? <span className="muted"> rule {String(c.request.rule)}</span> : null}
-      {c.approval && (
-        <span className={`badge ${c.approval.type === 'command.approved' ? 'approved' : 'denied'}`}>
-          {c.approval.type === 'command.approved' ? 'approved' : 'rejected'} by{' '}
-          {String(c.approval.data.approver ?? c.approval.data.approvers ?? '?')}
-        </span>
-      )}
+      <Verdict c={c} />
       <pre className="sql">
         {cmd?.method ?? ''} {cmd?.url ?? cmd?.text ?? ''}
         {cmd?.llm ? `  (${cmd.llm.operation ?? 'llm'} · ${cmd.llm.model ?? '?'})` : ''}

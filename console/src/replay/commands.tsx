@@ -1,0 +1,56 @@
+// What the command-based views (SQL, HTTP/LLM) share: commands in order, then the session's other
+// events; and the line that says how each command was decided.
+import { fmtTime } from '../api.ts';
+import { EventLine } from './generic.tsx';
+import type { CommandRecord, SessionReplay } from './types.ts';
+
+/**
+ * A `render` for ReplayView: one `Item` per command, then every event that is not one of the
+ * commands' own (`own(type)` true).
+ */
+export function commandTimeline(
+  label: string,
+  own: (type: string) => boolean,
+  Item: (props: { c: CommandRecord }) => React.ReactNode,
+): (replay: SessionReplay) => React.ReactNode {
+  return (replay) => {
+    const other = replay.events.filter((e) => !own(e.type));
+    return (
+      <>
+        <ol className="timeline" aria-label={label}>
+          {replay.commands.map((c) => (
+            <li key={c.commandId}>
+              <Item c={c} />
+            </li>
+          ))}
+        </ol>
+        <h3>Session events</h3>
+        <ol className="timeline" aria-label="Other session events">
+          {other.map((e) => (
+            <li key={e.seq}>
+              <EventLine event={e} />
+            </li>
+          ))}
+        </ol>
+      </>
+    );
+  };
+}
+
+/** Time, decision, rule and the approval of a command. */
+export function Verdict({ c }: { c: CommandRecord }) {
+  const decision = String(c.request.decision ?? '');
+  return (
+    <>
+      <time dateTime={c.ts}>{fmtTime(c.ts)}</time>{' '}
+      <span className={`badge ${decision}`}>{decision}</span>
+      {c.request.rule ? <span className="muted"> rule {String(c.request.rule)}</span> : null}
+      {c.approval && (
+        <span className={`badge ${c.approval.type === 'command.approved' ? 'approved' : 'denied'}`}>
+          {c.approval.type === 'command.approved' ? 'approved' : 'rejected'} by{' '}
+          {String(c.approval.data.approver ?? c.approval.data.approvers ?? '?')}
+        </span>
+      )}
+    </>
+  );
+}
