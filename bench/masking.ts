@@ -17,12 +17,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
 import { formatTable } from '../src/masking/detectors/testing/corpus.ts';
+import { freePort, waitForPort } from './lib/net.ts';
 import { type DataRowBenchResult, runDataRowBench } from './masking-datarow.ts';
 import { type DetectorBenchResult, runDetectorBench } from './masking-detectors.ts';
 
@@ -38,30 +38,6 @@ process.on('exit', () => {
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error(`airlock exited with ${child.exitCode}`);
-    const bound = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(true));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-    });
-    if (bound) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`airlock did not start listening on ${port}`);
 }
 
 const SEED = `
@@ -144,7 +120,7 @@ ${conn('plain')}${conn('columns')}${conn('types')}${conn('types_hash')}`,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);
-  await waitForPort(port, child);
+  await waitForPort(port, child, 'airlock', 150);
   return { port, token };
 }
 

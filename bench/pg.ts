@@ -9,10 +9,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
+import { freePort, waitForPort } from './lib/net.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -63,30 +63,6 @@ function findPgbouncer(): string {
   return '/usr/sbin/pgbouncer';
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(true));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not start listening on ${port}`);
-}
-
 function postgresUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
@@ -131,7 +107,7 @@ pidfile =
     ...(runAs ?? {}),
   });
   children.push(child);
-  await waitForPort(port, child, 'pgbouncer');
+  await waitForPort(port, child, 'pgbouncer', 100);
   return port;
 }
 
@@ -184,7 +160,7 @@ connections:
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);
-  await waitForPort(port, child, 'airlock');
+  await waitForPort(port, child, 'airlock', 100);
   return { port, token };
 }
 
