@@ -4,7 +4,8 @@
  * run, interleaved round by round. Prints tps and average latency per target (median of the
  * rounds) and the ratios Airlock/direct and Airlock/pgbouncer.
  *
- * Env: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_SCALE (10), BENCH_CLIENTS ("1,8").
+ * Env: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_SCALE (10), BENCH_CLIENTS ("1,8"),
+ * BENCH_AUDIT_SYNC (full), BENCH_AIRLOCK_NODE_ARGS (extra node flags for the gateway).
  * Everything listens on 127.0.0.1 and stops by itself.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -156,7 +157,9 @@ connections:
   ])
     .toString()
     .trim();
-  const child = spawn(process.execPath, [cli, 'serve', '--config', config], {
+  // BENCH_AIRLOCK_NODE_ARGS: extra node flags for the gateway only, e.g. "--cpu-prof".
+  const nodeArgs = (process.env.BENCH_AIRLOCK_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--config', config], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);

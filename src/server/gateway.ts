@@ -201,6 +201,32 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
       });
     });
   }
+  // The web console and its REST API: on `listen.api`, and on `listen.http`/`listen.https` for
+  // every request no connection route claims (`/`, `/api/...`).
+  const consoleMount = mountConsole(config, { authenticator, ledger, logger, clock });
+  const controlPlane = consoleMount.wrap(
+    createApiHandler({
+      reviews,
+      reviewsConfig: config.reviews,
+      connections: config.connections.map((c) => c.name),
+      tokens,
+      sshKeys,
+      maxSshKeyTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
+      ledger,
+      authenticator,
+      sessions,
+      sweep: () => guard.sweep(),
+      logger: logger.child({ component: 'api' }),
+      maxTokenTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
+      audit: {
+        reader: ledger.reader,
+        checkpoint: () => ledger.checkpoint(),
+        config,
+        policy: () => (policy instanceof PolicyHolder ? (policy.current as PolicyView) : undefined),
+      },
+      ...consoleMount.api,
+    }),
+  );
   const httpEngine = new HttpEngine({
     config,
     logger: logger.child({ component: 'http' }),
@@ -211,6 +237,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     masking,
     detectors,
     proxyCa,
+    fallback: controlPlane,
   });
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
@@ -270,35 +297,10 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     servers.push(server);
     logger.info('ssh listener ready', { ...addresses.ssh, hostKey: ssh.hostKey.fingerprint });
   }
-  const consoleMount = mountConsole(config, { authenticator, ledger, logger, clock });
   if (config.listen.api) {
-    const handler = createApiHandler({
-      reviews,
-      reviewsConfig: config.reviews,
-      connections: config.connections.map((c) => c.name),
-      tokens,
-      sshKeys,
-      maxSshKeyTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
-      ledger,
-      authenticator,
-      sessions,
-      sweep: () => guard.sweep(),
-      logger: logger.child({ component: 'api' }),
-      maxTokenTtlMs: config.identity.max_agent_token_ttl_hours * 3_600_000,
-      audit: {
-        reader: ledger.reader,
-        checkpoint: () => ledger.checkpoint(),
-        config,
-        policy: () => (policy instanceof PolicyHolder ? (policy.current as PolicyView) : undefined),
-      },
-      ...consoleMount.api,
-    });
     const server = tls
-      ? createHttpsServer(
-          { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' },
-          consoleMount.wrap(handler),
-        )
-      : createHttpServer(consoleMount.wrap(handler));
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, controlPlane)
+      : createHttpServer(controlPlane);
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));

@@ -44,6 +44,7 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 let base: string;
+let apiPort: number;
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -62,8 +63,10 @@ describe('web console in a browser', {
 }, () => {
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const apiPort = await freePort();
-    base = `https://127.0.0.1:${apiPort}`;
+    // The console is served on `listen.http` under `/` (the issue's ask) and on `listen.api`.
+    const httpPort = await freePort();
+    apiPort = await freePort();
+    base = `http://127.0.0.1:${httpPort}`;
     idp = await startTestIdp({
       accounts: ACCOUNTS,
       clients: [
@@ -81,6 +84,7 @@ describe('web console in a browser', {
       yaml: ({ pgPort }) => `
 listen:
   postgres: 127.0.0.1:0
+  http: 127.0.0.1:${httpPort}
   api: 127.0.0.1:${apiPort}
 audit:
   sync: normal
@@ -136,6 +140,13 @@ connections:
     assert.equal(api.status(), 401);
     const doc = await ctx.request.get(`${base}/api/openapi.json`);
     assert.equal((await doc.json()).openapi, '3.1.0');
+    // The same app on the API listener (HTTPS with the gateway's certificate).
+    const onApi = await ctx.request.get(`https://127.0.0.1:${apiPort}/reviews`);
+    assert.equal(onApi.status(), 200);
+    assert.match(onApi.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    // Connection routes on the HTTP listener stay the gateway's, not the console's.
+    const health = await ctx.request.get(`${base}/healthz`);
+    assert.deepEqual(await health.json(), { ok: true });
   });
 
   it('signs in through the OIDC provider (code + PKCE) into a Strict, HttpOnly cookie', async () => {

@@ -50,6 +50,8 @@ export interface HttpEngineDeps {
   readonly detectors: DetectorSet;
   /** Certificates for CONNECT tunnels (HTTPS proxy mode). */
   readonly proxyCa?: ProxyCa;
+  /** Serves what no connection route claims (the web console and its API); absent: 404. */
+  readonly fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 type Connected = Extract<Route, { kind: 'connection' }>;
@@ -151,6 +153,7 @@ export class HttpEngine {
       const route = this.#router.route({ url: req.url ?? '/', host: req.headers.host });
       if (route.kind === 'health') return sendJson(res, 200, { ok: true });
       if (route.kind === 'none') {
+        if (this.#deps.fallback) return this.#deps.fallback(req, res);
         throw new GatewayError(
           'GW_HTTP_NOT_FOUND',
           `nothing is served at ${req.url?.split('?')[0]}`,
