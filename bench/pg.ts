@@ -9,7 +9,15 @@
  * Everything listens on 127.0.0.1 and stops by itself.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
@@ -26,11 +34,22 @@ interface Target {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  /** The proxy's process, whose CPU time per transaction is reported. */
+  readonly pid?: number | undefined;
 }
 
 interface Sample {
   readonly tps: number;
   readonly latencyMs: number;
+  /** The proxy's CPU time (all its threads, user + system) per transaction, in µs. */
+  readonly cpuUsPerTx?: number | undefined;
+}
+
+/** CPU seconds a process has used so far (all threads, user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const children: ChildProcess[] = [];
@@ -76,7 +95,7 @@ async function startPgbouncer(
   pgPort: number,
   user: string,
   password: string,
-): Promise<number> {
+): Promise<{ port: number; pid: number | undefined }> {
   const bin = findPgbouncer();
   const port = await freePort();
   const runAs = postgresUser();
@@ -109,7 +128,7 @@ pidfile =
   });
   children.push(child);
   await waitForPort(port, child, 'pgbouncer', 100);
-  return port;
+  return { port, pid: child.pid };
 }
 
 async function startAirlock(
@@ -117,7 +136,7 @@ async function startAirlock(
   pgPort: number,
   user: string,
   password: string,
-): Promise<{ port: number; token: string }> {
+): Promise<{ port: number; token: string; pid: number | undefined }> {
   const port = await freePort();
   const config = join(dir, 'airlock.yaml');
   writeFileSync(join(dir, 'db-password'), password, { mode: 0o600 });
@@ -164,10 +183,11 @@ connections:
   });
   children.push(child);
   await waitForPort(port, child, 'airlock', 100);
-  return { port, token };
+  return { port, token, pid: child.pid };
 }
 
 function pgbench(t: Target, clients: number, extra: string[]): Sample {
+  const cpuBefore = t.pid === undefined ? 0 : cpuSeconds(t.pid);
   const threads = Math.min(clients, cpus().length);
   const out = execFileSync(
     'pgbench',
@@ -198,7 +218,10 @@ function pgbench(t: Target, clients: number, extra: string[]): Sample {
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1]);
   if (!Number.isFinite(tps))
     throw new Error(`could not parse pgbench output for ${t.name}:\n${out}`);
-  return { tps, latencyMs };
+  const transactions = Number(/actually processed: (\d+)/.exec(out)?.[1]);
+  const cpuUsPerTx =
+    t.pid === undefined ? undefined : ((cpuSeconds(t.pid) - cpuBefore) * 1e6) / transactions;
+  return { tps, latencyMs, cpuUsPerTx };
 }
 
 const median = (xs: number[]): number => {
@@ -238,14 +261,20 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );
-    const bouncerPort = await startPgbouncer(join(dir), pg.port, user, password);
+    const bouncer = await startPgbouncer(join(dir), pg.port, user, password);
     const airlock = await startAirlock(dir, pg.port, user, password);
     const tokenId = airlock.token.split('_')[1] as string;
     const targets: Target[] = [
       { name: 'direct', port: pg.port, user, password },
-      { name: 'pgbouncer', port: bouncerPort, user, password },
+      { name: 'pgbouncer', port: bouncer.port, user, password, pid: bouncer.pid },
       // SCRAM by token id: no TLS on any of the three paths, so they compare like for like
-      { name: 'airlock', port: airlock.port, user: tokenId, password: airlock.token },
+      {
+        name: 'airlock',
+        port: airlock.port,
+        user: tokenId,
+        password: airlock.token,
+        pid: airlock.pid,
+      },
     ];
     const results = run(targets);
     report(results);
@@ -267,8 +296,9 @@ function run(targets: Target[]): Results {
         const s = pgbench(t, clients, []);
         const perClients = results.get(t.name) as Map<number, Sample[]>;
         perClients.set(clients, [...(perClients.get(clients) ?? []), s]);
+        const cpu = s.cpuUsPerTx === undefined ? '' : ` cpu=${s.cpuUsPerTx.toFixed(0)}µs/tx`;
         log(
-          `  clients=${clients} round=${round} ${t.name.padEnd(9)} tps=${s.tps.toFixed(0)} lat=${s.latencyMs.toFixed(3)}ms`,
+          `  clients=${clients} round=${round} ${t.name.padEnd(9)} tps=${s.tps.toFixed(0)} lat=${s.latencyMs.toFixed(3)}ms${cpu}`,
         );
       }
     }
@@ -279,19 +309,23 @@ function run(targets: Target[]): Results {
 function report(results: Results): void {
   const pick = (name: string, clients: number): Sample => {
     const xs = results.get(name)?.get(clients) ?? [];
-    return { tps: median(xs.map((x) => x.tps)), latencyMs: median(xs.map((x) => x.latencyMs)) };
+    return {
+      tps: median(xs.map((x) => x.tps)),
+      latencyMs: median(xs.map((x) => x.latencyMs)),
+      cpuUsPerTx: median(xs.map((x) => x.cpuUsPerTx ?? 0)),
+    };
   };
   const lines = ['', `pgbench -S, ${SECONDS}s per run, median of ${ROUNDS} interleaved rounds`, ''];
   lines.push(
-    '| clients | direct tps | pgbouncer tps | airlock tps | airlock lat ms | airlock/direct | airlock/pgbouncer |',
+    '| clients | direct tps | pgbouncer tps | airlock tps | airlock lat ms | airlock/direct | airlock/pgbouncer | pgbouncer CPU µs/tx | airlock CPU µs/tx |',
   );
-  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of CLIENTS) {
     const d = pick('direct', c);
     const b = pick('pgbouncer', c);
     const a = pick('airlock', c);
     lines.push(
-      `| ${c} | ${d.tps.toFixed(0)} | ${b.tps.toFixed(0)} | ${a.tps.toFixed(0)} | ${a.latencyMs.toFixed(3)} | ${(a.tps / d.tps).toFixed(2)} | ${(a.tps / b.tps).toFixed(2)} |`,
+      `| ${c} | ${d.tps.toFixed(0)} | ${b.tps.toFixed(0)} | ${a.tps.toFixed(0)} | ${a.latencyMs.toFixed(3)} | ${(a.tps / d.tps).toFixed(2)} | ${(a.tps / b.tps).toFixed(2)} | ${b.cpuUsPerTx?.toFixed(0)} | ${a.cpuUsPerTx?.toFixed(0)} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);

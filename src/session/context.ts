@@ -1,7 +1,7 @@
 /**
  * Per-session state shared by an engine and the pipeline. Protocol-agnostic.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Actor } from '../audit/types.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/types.ts';
@@ -45,14 +45,24 @@ export function createSessionContext(
   };
 }
 
+/** Random bytes drawn 9 at a time for ids: one system call per 455 ids, not one per id. */
+const pool = Buffer.alloc(9 * 455);
+let poolAt = pool.length;
+const idBytes = Buffer.alloc(15);
+
 /**
  * Time-ordered random ids: `s_` sessions, `c_` commands. 48 bits of milliseconds then 72 random
  * bits, hex. Time order keeps the ledger's id indexes append-only (one hot B-tree page).
  */
 export function newId(prefix: string): string {
-  const id = randomBytes(15);
-  id.writeUIntBE(Date.now(), 0, 6);
-  return `${prefix}_${id.toString('hex')}`;
+  if (poolAt + 9 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  idBytes.writeUIntBE(Date.now(), 0, 6);
+  pool.copy(idBytes, 6, poolAt, poolAt + 9);
+  poolAt += 9;
+  return `${prefix}_${idBytes.toString('hex')}`;
 }
 
 /** The actor chain for audit records: human owner → agent/token. */

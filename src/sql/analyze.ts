@@ -3,9 +3,12 @@
  * which functions it calls, its command tags, and the raw parse trees for the policy engine.
  *
  * Results are deeply frozen and cached by exact text (bounded LRU), so a workload that repeats
- * its statements, as pgbench does, parses each text once.
+ * its statements parses each text once; plain DML without function calls is also cached by its
+ * literal shape (literal-shape.ts), so one that sends a statement with different constants, as
+ * `pgbench -S` does, parses it once too.
  */
 
+import { literalShape } from './literal-shape.ts';
 import { LruCache } from './lru-cache.ts';
 import { initPgParser, isPgParserLoaded, type PgParseOutcome, parsePg } from './pg-parser.ts';
 import { describeStatement } from './statement-walker.ts';
@@ -34,6 +37,18 @@ const cache = new LruCache<SqlAnalysis>({
   maxWeight: SQL_ANALYSIS_LIMITS.cacheBytes,
   maxEntryWeight: SQL_ANALYSIS_LIMITS.maxCachedTextBytes,
 });
+
+const byShape = new LruCache<SqlAnalysis>({
+  maxEntries: SQL_ANALYSIS_LIMITS.cacheEntries,
+  maxWeight: SQL_ANALYSIS_LIMITS.cacheBytes,
+  maxEntryWeight: SQL_ANALYSIS_LIMITS.maxCachedTextBytes,
+});
+
+/**
+ * Statement kinds whose analysis reads only the tree's structure: no literal value can change
+ * their tables, functions or policy facts (constants matter only to SET and `set_config`).
+ */
+const SHAPE_KINDS: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 
 const EMPTY: SqlAnalysis = Object.freeze({ ok: true, statements: Object.freeze([]) });
 
@@ -67,9 +82,23 @@ export function analyzeSql(text: string): SqlAnalysis {
   if (typeof text !== 'string') return failure('SQL text must be a string');
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
+  const shape =
+    text.length <= SQL_ANALYSIS_LIMITS.maxCachedTextBytes ? literalShape(text) : undefined;
+  const shared = shape === undefined ? undefined : byShape.get(shape);
+  if (shared !== undefined) return shared;
   const { analysis, cacheable } = analyzeUncached(text);
   if (cacheable) cache.set(text, analysis);
+  if (shape !== undefined && shapeIndependent(analysis)) byShape.set(shape, analysis);
   return analysis;
+}
+
+/** Whether any text of the same literal shape has this analysis, literal values aside. */
+function shapeIndependent(analysis: SqlAnalysis): boolean {
+  return (
+    analysis.ok &&
+    analysis.statements.length > 0 &&
+    analysis.statements.every((s) => SHAPE_KINDS.has(s.kind) && s.functions.length === 0)
+  );
 }
 
 /**
@@ -80,6 +109,7 @@ export function analyzeSql(text: string): SqlAnalysis {
  */
 export function clearSqlAnalysisCache(): void {
   cache.clear();
+  byShape.clear();
 }
 
 function analyzeUncached(text: string): { analysis: SqlAnalysis; cacheable: boolean } {

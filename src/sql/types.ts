@@ -33,7 +33,11 @@ export interface StatementInfo {
    * arbitrary function is still reported read-only: check `functions`.
    */
   readonly readOnly: boolean;
-  /** The raw parse node from libpg_query, e.g. `{ SelectStmt: {…} }`. Frozen. */
+  /**
+   * The raw parse node from libpg_query, e.g. `{ SelectStmt: {…} }`. Frozen. Read its structure,
+   * not its constants: plain DML is shared between texts of one literal shape, so its literal
+   * values may be another text's.
+   */
   readonly ast: unknown;
 }
 
