@@ -276,13 +276,9 @@ async function policyView(deps: ApiDeps) {
   const a = audit(deps);
   const p = a.policy();
   if (!p) return { body: { policy: null, rules: [] } };
-  const requested = await a.reader.query({ types: ['command.requested'], limit: 100_000 });
   const hits = new Map<string, { hits: number; last: string | null }>();
-  for (const e of requested) {
-    const rule = typeof e.data.rule === 'string' ? e.data.rule : undefined;
-    if (!rule) continue;
-    const h = hits.get(rule) ?? { hits: 0, last: null };
-    hits.set(rule, { hits: h.hits + 1, last: e.ts });
+  for (const h of await a.reader.ruleHits()) {
+    hits.set(h.rule, { hits: h.hits, last: new Date(h.lastMs).toISOString() });
   }
   const doc = await readPolicyDoc(p.source);
   const rules = p.ruleNames.map((name) => ({

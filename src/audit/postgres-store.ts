@@ -34,10 +34,13 @@ import {
   postgresPlaceholder,
   prunedFromJson,
   prunedToJson,
+  type RuleHit,
   relatedQuery,
   rowValues,
+  ruleHitsQuery,
   type SqlEventRow,
   toEventRow,
+  toRuleHits,
   type WriteResults,
 } from './store.ts';
 import type { AuditEvent, AuditFilter, CommandRecord } from './types.ts';
@@ -242,6 +245,12 @@ export class PostgresStore implements LedgerWriterPort, LedgerReader {
     this.#writer = undefined;
     await w?.end().catch(() => undefined);
     await this.#pool.end().catch(() => undefined);
+  }
+
+  async ruleHits(): Promise<RuleHit[]> {
+    const q = ruleHitsQuery("(body::jsonb #>> '{data,rule}')", postgresPlaceholder);
+    const { rows } = await this.#pool.query(q.sql, q.params);
+    return toRuleHits(rows as Record<string, unknown>[]);
   }
 
   async #rows(q: BuiltQuery): Promise<SqlEventRow[]> {

@@ -32,11 +32,14 @@ import {
   type PrunedState,
   prunedFromJson,
   prunedToJson,
+  type RuleHit,
   relatedQuery,
   rowValues,
+  ruleHitsQuery,
   type SqlEventRow,
   sqlitePlaceholder,
   toEventRow,
+  toRuleHits,
 } from './store.ts';
 import type { AuditEvent, AuditFilter, CommandRecord } from './types.ts';
 
@@ -420,6 +423,11 @@ export class SqliteStoreReader implements LedgerReader {
         : 'SELECT MAX(seq) AS seq FROM events WHERE time_ms < ?';
     const row = this.#all(sql, [timeMs])[0] as { seq: number | null } | undefined;
     return row?.seq ?? null;
+  }
+
+  async ruleHits(): Promise<RuleHit[]> {
+    const q = ruleHitsQuery("json_extract(body, '$.data.rule')", sqlitePlaceholder);
+    return toRuleHits(this.#all(q.sql, q.params));
   }
 
   async close(): Promise<void> {

@@ -58,7 +58,40 @@ export interface LedgerReader {
   rows(fromSeq: number, toSeq?: number): AsyncIterable<EventRow>;
   /** The seq of the first event at or after `timeMs` (or of the last event before `timeMs`). */
   seqAt(timeMs: number, edge: 'first-at-or-after' | 'last-before'): Promise<number | null>;
+  /** How often each policy rule decided a command or LLM call, counted in the store. */
+  ruleHits(): Promise<RuleHit[]>;
   close(): Promise<void>;
+}
+
+/** One policy rule's decisions in the ledger. */
+export interface RuleHit {
+  readonly rule: string;
+  readonly hits: number;
+  /** Time of the newest decision, ms since the epoch. */
+  readonly lastMs: number;
+}
+
+/** The requests whose `data.rule` names the rule that decided them. */
+export const DECIDED_TYPES = ['command.requested', 'llm.requested'] as const;
+
+/**
+ * Rule hits grouped in the store, by the JSON path expression of its dialect for `data.rule`
+ * (bodies are canonical JSON text in both stores).
+ */
+export function ruleHitsQuery(ruleOfBody: string, ph: Placeholder): BuiltQuery {
+  const types = DECIDED_TYPES.map((_, i) => ph(i + 1)).join(', ');
+  return {
+    sql: `SELECT ${ruleOfBody} AS rule, COUNT(*) AS hits, MAX(time_ms) AS last_ms FROM events
+      WHERE type IN (${types}) AND ${ruleOfBody} IS NOT NULL GROUP BY 1`,
+    params: [...DECIDED_TYPES],
+  };
+}
+
+/** Rows of {@link ruleHitsQuery} as both drivers return them (PostgreSQL counts are strings). */
+export function toRuleHits(rows: readonly Record<string, unknown>[]): RuleHit[] {
+  return rows
+    .filter((r) => typeof r.rule === 'string')
+    .map((r) => ({ rule: String(r.rule), hits: Number(r.hits), lastMs: Number(r.last_ms) }));
 }
 
 /** One group commit's outcome per item: seq, 0 for an empty checkpoint, or a refusal reason. */

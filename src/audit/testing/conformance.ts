@@ -208,6 +208,28 @@ export function ledgerConformance(name: string, fixture: FixtureFactory): void {
       );
     });
 
+    test('rule hits are counted in the store, per rule, with the newest time', async () => {
+      const f = await fixture();
+      await using ledger = await open(f);
+      const t0 = 1_700_000_000_000;
+      const decided = (type: 'command.requested' | 'llm.requested', time: number, rule?: string) =>
+        ledger.append({ type, time, data: { decision: 'allow', ...(rule ? { rule } : {}) } });
+      await decided('command.requested', t0, 'no-drops');
+      await decided('command.requested', t0 + 5, 'no-drops');
+      await decided('llm.requested', t0 + 7, 'prompt-guard');
+      await decided('command.requested', t0 + 9);
+      await ledger.append({
+        type: 'command.completed',
+        time: t0 + 11,
+        data: { rule: 'not-a-decision' },
+      });
+      const hits = (await ledger.reader.ruleHits()).sort((a, b) => a.rule.localeCompare(b.rule));
+      assert.deepEqual(hits, [
+        { rule: 'no-drops', hits: 2, lastMs: t0 + 5 },
+        { rule: 'prompt-guard', hits: 1, lastMs: t0 + 7 },
+      ]);
+    });
+
     test('2000 appends in one tick are group-committed with contiguous seqs', async () => {
       const f = await fixture();
       await using ledger = await open(f);
