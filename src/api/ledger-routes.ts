@@ -101,10 +101,15 @@ async function sessionList(deps: ApiDeps, call: Call) {
     owner: e.actor?.owner ?? null,
     kind: e.actor?.kind ?? null,
     clientAddr: e.clientAddr,
-    protocol: typeof e.data.protocol === 'string' ? e.data.protocol : 'postgres',
+    protocol: protocolOf(e),
     commands: ended.get(e.sessionId ?? '')?.data.commands ?? null,
   }));
   return { body: { sessions } };
+}
+
+/** The protocol a `session.started` names (the SSH engine logs `auth.succeeded` before it). */
+function protocolOf(started: AuditEvent): string {
+  return typeof started.data.protocol === 'string' ? started.data.protocol : 'postgres';
 }
 
 async function endedEvents(reader: LedgerReader, started: readonly AuditEvent[]) {
@@ -126,12 +131,11 @@ async function sessionDetail(deps: ApiDeps, call: Call) {
   const commands = await reader.commands({ sessionId: id, limit: 10_000 });
   const masking = maskingSummary(events);
   const first = events[0] as AuditEvent;
-  const protocol = typeof first.data.protocol === 'string' ? first.data.protocol : 'postgres';
   return {
     body: {
       session: {
         id,
-        protocol,
+        protocol: protocolOf(events.find((e) => e.type === 'session.started') ?? first),
         connection: first.connection,
         actor: first.actor,
         clientAddr: first.clientAddr,
