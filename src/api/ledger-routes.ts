@@ -43,7 +43,8 @@ export interface PolicyView {
   readonly ruleNames: readonly string[];
 }
 
-const AUDITORS = ['admin', 'auditor'] as const;
+/** Who may read the ledger and replay sessions. */
+export const AUDITORS = ['admin', 'auditor'] as const;
 const READERS = ['admin', 'auditor', 'approver'] as const;
 
 export const LEDGER_ROUTES: readonly Route[] = [
@@ -62,7 +63,8 @@ export const LEDGER_ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/v1\/reviews\/events$/, roles: [], handler: reviewEvents },
 ];
 
-function audit(deps: ApiDeps): AuditApiDeps {
+/** The ledger reads and configuration views, or GW_AUDIT_UNAVAILABLE when they are off. */
+export function audit(deps: ApiDeps): AuditApiDeps {
   if (!deps.audit) throw new GatewayError('GW_AUDIT_UNAVAILABLE', 'ledger reads are not enabled');
   return deps.audit;
 }
@@ -121,7 +123,8 @@ async function endedEvents(reader: LedgerReader, started: readonly AuditEvent[])
 /**
  * One session for replay: every event in order (generic), the statements joined with their
  * outcomes, and the masking summary. Protocol-specific payloads (SSH recordings, LLM turns) ride
- * in `events` and are rendered by the console's per-protocol replay views.
+ * in `events` and are rendered by the console's per-protocol replay views; the terminal
+ * recordings themselves are served by ./recording-routes.ts.
  */
 async function sessionDetail(deps: ApiDeps, call: Call) {
   const { reader } = audit(deps);
