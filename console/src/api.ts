@@ -40,17 +40,33 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     credentials: 'same-origin',
     ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
   });
-  const json = (await res.json().catch(() => ({}))) as {
-    error?: { code: string; message: string };
-  };
-  if (!res.ok) {
-    throw new ApiError(
-      res.status,
-      json.error?.code ?? 'error',
-      json.error?.message ?? res.statusText,
-    );
-  }
+  const json = (await res.json().catch(() => ({}))) as ErrorBody;
+  if (!res.ok) throw apiError(res, json);
   return json as T;
+}
+
+/**
+ * A GET of something other than JSON (a terminal recording), as text; errors as `api` throws them.
+ *
+ * @example
+ * const cast = await apiText('/audit/sessions/s_1/recording', 'application/x-asciicast');
+ */
+export async function apiText(path: string, accept: string): Promise<string> {
+  const res = await fetch(`/api${path}`, { headers: { accept }, credentials: 'same-origin' });
+  if (!res.ok) throw apiError(res, (await res.json().catch(() => ({}))) as ErrorBody);
+  return res.text();
+}
+
+interface ErrorBody {
+  readonly error?: { code: string; message: string };
+}
+
+function apiError(res: Response, body: ErrorBody): ApiError {
+  return new ApiError(
+    res.status,
+    body.error?.code ?? 'error',
+    body.error?.message ?? res.statusText,
+  );
 }
 
 export async function logout(): Promise<void> {

@@ -43,7 +43,8 @@ export interface PolicyView {
   readonly ruleNames: readonly string[];
 }
 
-const AUDITORS = ['admin', 'auditor'] as const;
+/** Who may read the ledger and replay sessions. */
+export const AUDITORS = ['admin', 'auditor'] as const;
 const READERS = ['admin', 'auditor', 'approver'] as const;
 
 export const LEDGER_ROUTES: readonly Route[] = [
@@ -62,7 +63,8 @@ export const LEDGER_ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/v1\/reviews\/events$/, roles: [], handler: reviewEvents },
 ];
 
-function audit(deps: ApiDeps): AuditApiDeps {
+/** The ledger reads and configuration views, or GW_AUDIT_UNAVAILABLE when they are off. */
+export function audit(deps: ApiDeps): AuditApiDeps {
   if (!deps.audit) throw new GatewayError('GW_AUDIT_UNAVAILABLE', 'ledger reads are not enabled');
   return deps.audit;
 }
@@ -101,10 +103,15 @@ async function sessionList(deps: ApiDeps, call: Call) {
     owner: e.actor?.owner ?? null,
     kind: e.actor?.kind ?? null,
     clientAddr: e.clientAddr,
-    protocol: typeof e.data.protocol === 'string' ? e.data.protocol : 'postgres',
+    protocol: protocolOf(e),
     commands: ended.get(e.sessionId ?? '')?.data.commands ?? null,
   }));
   return { body: { sessions } };
+}
+
+/** The protocol a `session.started` names (the SSH engine logs `auth.succeeded` before it). */
+function protocolOf(started: AuditEvent): string {
+  return typeof started.data.protocol === 'string' ? started.data.protocol : 'postgres';
 }
 
 async function endedEvents(reader: LedgerReader, started: readonly AuditEvent[]) {
@@ -116,7 +123,8 @@ async function endedEvents(reader: LedgerReader, started: readonly AuditEvent[])
 /**
  * One session for replay: every event in order (generic), the statements joined with their
  * outcomes, and the masking summary. Protocol-specific payloads (SSH recordings, LLM turns) ride
- * in `events` and are rendered by the console's per-protocol replay views.
+ * in `events` and are rendered by the console's per-protocol replay views; the terminal
+ * recordings themselves are served by ./recording-routes.ts.
  */
 async function sessionDetail(deps: ApiDeps, call: Call) {
   const { reader } = audit(deps);
@@ -126,12 +134,11 @@ async function sessionDetail(deps: ApiDeps, call: Call) {
   const commands = await reader.commands({ sessionId: id, limit: 10_000 });
   const masking = maskingSummary(events);
   const first = events[0] as AuditEvent;
-  const protocol = typeof first.data.protocol === 'string' ? first.data.protocol : 'postgres';
   return {
     body: {
       session: {
         id,
-        protocol,
+        protocol: protocolOf(events.find((e) => e.type === 'session.started') ?? first),
         connection: first.connection,
         actor: first.actor,
         clientAddr: first.clientAddr,

@@ -9,6 +9,8 @@ type Op = {
   readonly query?: readonly string[];
   readonly body?: Record<string, unknown>;
   readonly produces?: string;
+  /** Answers besides 200, 400, 401 and 403: status → what it means. */
+  readonly errors?: Readonly<Record<string, string>>;
 };
 
 const ERROR = {
@@ -136,6 +138,20 @@ export const OPERATIONS: Record<string, Record<string, Op>> = {
       roles: ['admin', 'auditor'],
     },
   },
+  '/api/audit/sessions/{id}/recording': {
+    get: {
+      summary:
+        'The terminal recording (asciicast v2) of an SSH session, served only when its SHA-256 matches the ledger',
+      roles: ['admin', 'auditor'],
+      query: ['channel'],
+      produces: 'application/x-asciicast',
+      errors: {
+        '404': 'GW_RECORDING_UNKNOWN: the session has no terminal recording (on that channel)',
+        '409':
+          'GW_RECORDING_ALTERED: the file no longer matches the ledger (changed, deleted or moved)',
+      },
+    },
+  },
   '/api/audit/verify': {
     get: {
       summary: 'Verify the ledger now; with the newest signed checkpoint and the public key',
@@ -198,6 +214,12 @@ function operation(path: string, method: string, op: Op): Record<string, unknown
         description: 'Forbidden (role, ownership, CSRF)',
         content: { 'application/json': { schema: ERROR } },
       },
+      ...Object.fromEntries(
+        Object.entries(op.errors ?? {}).map(([status, description]) => [
+          status,
+          { description, content: { 'application/json': { schema: ERROR } } },
+        ]),
+      ),
     },
   };
 }

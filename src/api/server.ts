@@ -34,6 +34,7 @@ import type { SessionRegistry } from '../session/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { type AuditApiDeps, LEDGER_ROUTES } from './ledger-routes.ts';
 import { OPENAPI } from './openapi.ts';
+import { RECORDING_ROUTES } from './recording-routes.ts';
 
 export interface ApiDeps {
   readonly reviews: ReviewService;
@@ -102,6 +103,8 @@ const STATUS_BY_CODE: Partial<Record<GatewayErrorCode, number>> = {
   GW_SSH_KEY_UNKNOWN: 404,
   GW_CONNECTION_UNKNOWN: 404,
   GW_SESSION_UNKNOWN: 404,
+  GW_RECORDING_UNKNOWN: 404,
+  GW_RECORDING_ALTERED: 409,
   GW_REVIEW_CLOSED: 409,
 };
 
@@ -127,6 +130,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/v1\/ssh-keys$/, roles: [], handler: listSshKeys },
   { method: 'DELETE', path: /^\/v1\/ssh-keys\/(SHA256:[^/]+)$/, roles: [], handler: removeSshKey },
   ...LEDGER_ROUTES,
+  ...RECORDING_ROUTES,
 ];
 
 /**

@@ -22,9 +22,14 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
+/**
+ * `'wasm-unsafe-eval'` lets the page compile WebAssembly (the terminal emulator of the recording
+ * player, console/src/replay/terminal-player.tsx); it allows no JavaScript `eval`, and scripts
+ * still come only from the console's own files.
+ */
 export const CSP = [
   "default-src 'self'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { SecretScanner } from '../masking/secret-scan.ts';
 import { parseAsciicast } from './asciicast.ts';
 import { Recorder, type RecorderOptions } from './recorder.ts';
-import { play, RecordingAltered, readVerified } from './replay.ts';
+import { play, RecordingAltered, RecordingTooLarge, readVerified } from './replay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-rec-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,11 +122,24 @@ describe('replay', () => {
     assert.equal(raw, 'ab');
   });
 
-  test('a recording must hash to what the ledger says, and stay in its folder', () => {
+  test('a recording must hash to what the ledger says, exist, and stay in its folder', async () => {
     writeFileSync(join(dir, 'x.cast'), 'data');
     const good = createHash('sha256').update('data').digest('hex');
-    assert.equal(readVerified(dir, 'x.cast', good), 'data');
-    assert.throws(() => readVerified(dir, 'x.cast', 'f'.repeat(64)), RecordingAltered);
-    assert.throws(() => readVerified(dir, '../../etc/passwd', good), /leaves the folder/);
+    assert.equal(await readVerified(dir, 'x.cast', good), 'data');
+    await assert.rejects(readVerified(dir, 'x.cast', 'f'.repeat(64)), RecordingAltered);
+    await assert.rejects(readVerified(dir, 'gone.cast', good), /gone\.cast is missing/);
+    for (const outside of ['../../etc/passwd', '/etc/passwd', '.', '..']) {
+      await assert.rejects(readVerified(dir, outside, good), /leaves the folder/, outside);
+    }
+  });
+
+  test('a recording over maxBytes is not read', async () => {
+    writeFileSync(join(dir, 'big.cast'), 'x'.repeat(2048));
+    const digest = createHash('sha256').update('x'.repeat(2048)).digest('hex');
+    await assert.rejects(
+      readVerified(dir, 'big.cast', digest, { maxBytes: 1024 }),
+      RecordingTooLarge,
+    );
+    assert.equal((await readVerified(dir, 'big.cast', digest, { maxBytes: 2048 })).length, 2048);
   });
 });

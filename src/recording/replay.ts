@@ -1,11 +1,12 @@
 /**
  * Plays an asciicast v2 recording: output events written with their original timing (divided by
  * `speed`, idle gaps capped at `maxIdleMs`), or all at once (`raw`). Writing and sleeping are
- * injected, so the schedule is testable without a clock.
+ * injected, so the schedule is testable without a clock. Recordings are read only through
+ * `readVerified`, which refuses one that no longer hashes to what the ledger recorded.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { open } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseAsciicast } from './asciicast.ts';
 
 export interface PlayOptions {
@@ -45,26 +46,72 @@ export async function play(
   return { events: n, playedMs };
 }
 
-/** A recording whose bytes no longer hash to what the ledger recorded. */
+/** A recording that no longer is what the ledger recorded: other bytes, gone, or out of its folder. */
 export class RecordingAltered extends Error {}
 
+/** A recording larger than the reader accepts (`maxBytes`); it was not read. */
+export class RecordingTooLarge extends Error {}
+
 /**
- * Reads a recording under `recordingsDir` and checks it against the SHA-256 in the ledger.
+ * Reads a recording under `recordingsDir` and checks it against the SHA-256 in the ledger. Reads
+ * at most `maxBytes` (default: no limit), and only the bytes the file held when it was opened.
  *
  * @example
- * const text = readVerified(join(dataDir, 'recordings'), event.data.file, event.data.sha256);
+ * const text = await readVerified(join(dataDir, 'recordings'), event.data.file, event.data.sha256);
  */
-export function readVerified(recordingsDir: string, file: string, sha256: string): string {
-  const path = resolve(recordingsDir, file);
-  const rel = relative(resolve(recordingsDir), path);
-  if (rel.startsWith('..') || isAbsolute(rel))
-    throw new RecordingAltered(`recording path ${file} leaves the folder`);
-  const bytes = readFileSync(path);
+export async function readVerified(
+  recordingsDir: string,
+  file: string,
+  sha256: string,
+  opts: { readonly maxBytes?: number } = {},
+): Promise<string> {
+  const name = join('recordings', file);
+  const bytes = await readBounded(insideFolder(recordingsDir, file), name, opts.maxBytes);
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) {
     throw new RecordingAltered(
-      `recording ${join('recordings', file)} does not match the ledger (sha256 ${actual.slice(0, 16)}…, recorded ${sha256.slice(0, 16)}…)`,
+      `recording ${name} does not match the ledger (sha256 ${actual.slice(0, 16)}…, recorded ${sha256.slice(0, 16)}…)`,
     );
   }
   return bytes.toString('utf8');
+}
+
+/** `file` resolved under `dir`; refuses a path that leaves it (`..`, absolute paths). */
+function insideFolder(dir: string, file: string): string {
+  const path = resolve(dir, file);
+  const rel = relative(resolve(dir), path);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new RecordingAltered(`recording path ${file} leaves the folder`);
+  }
+  return path;
+}
+
+async function readBounded(path: string, name: string, maxBytes = Infinity): Promise<Buffer> {
+  const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new RecordingAltered(`recording ${name} is missing`);
+    throw err;
+  });
+  try {
+    const stat = await fh.stat();
+    if (!stat.isFile()) throw new RecordingAltered(`recording ${name} is not a file`);
+    if (stat.size > maxBytes) {
+      throw new RecordingTooLarge(
+        `recording ${name} is ${mib(stat.size)} MiB, more than ${mib(maxBytes)} MiB`,
+      );
+    }
+    const bytes = Buffer.alloc(stat.size);
+    let at = 0;
+    while (at < bytes.length) {
+      const { bytesRead } = await fh.read(bytes, at, bytes.length - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return bytes.subarray(0, at);
+  } finally {
+    await fh.close();
+  }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
 }

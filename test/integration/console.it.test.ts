@@ -1,17 +1,32 @@
 /**
  * The web console in a real browser (chromium via playwright-core): sign in through a real OIDC
- * provider, approve a held statement and watch psql finish, open the session's replay, run an
- * audit query, and look at every page. Screenshots go to test-artifacts/console/.
+ * provider, approve a held statement and watch psql finish, open the session's replay, play an
+ * SSH session's terminal recording (real OpenSSH client and server), run an audit query, and look
+ * at every page. Screenshots go to test-artifacts/console/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type ConsoleMessage,
+  chromium,
+  type Page,
+} from 'playwright-core';
+import type { AuditEvent } from '../../src/audit/types.ts';
 import { ensureChromium } from '../helpers/browser.ts';
 import { startTestIdp, type TestIdp } from '../helpers/oidc-provider.ts';
+import {
+  type ClientSetup,
+  clientSetup,
+  freePort,
+  type Sshd,
+  ssh,
+  startSshd,
+} from '../helpers/sshd.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
@@ -40,22 +55,27 @@ rules:
 const browserCheck = ensureChromium();
 let idp: TestIdp;
 let stack: Stack;
+let sshd: Sshd;
+let sshClient: ClientSetup;
 let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 let base: string;
 let apiPort: number;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** The first ledger event that `match` accepts, once the gateway has appended it. */
+async function ledgerEvent(match: (e: AuditEvent) => boolean): Promise<AuditEvent> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = (await stack.gw.ledger.query({})).find(match);
+    if (found) return found;
+    assert.ok(Date.now() < deadline, 'the ledger event arrives');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 describe('web console in a browser', {
@@ -80,11 +100,13 @@ describe('web console in a browser', {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-console-'));
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, POLICY);
+    sshd = await startSshd();
     stack = await startStack({
       yaml: ({ pgPort }) => `
 listen:
   postgres: 127.0.0.1:0
   http: 127.0.0.1:${httpPort}
+  ssh: 127.0.0.1:0
   api: 127.0.0.1:${apiPort}
 audit:
   sync: normal
@@ -108,8 +130,19 @@ connections:
     password: \${env:CLINIC_DB_PASSWORD}
     ssl: require
     labels: { env: test, data: phi }
+  - name: box
+    type: ssh
+    host: 127.0.0.1
+    port: ${sshd.port}
+    user: ${sshd.user}
+    private_key: ${sshd.clientKeyFile}
+    host_key: ${sshd.hostKeyFingerprint}
 `,
     });
+    sshClient = clientSetup(
+      stack.gw.addresses.ssh?.port ?? 0,
+      stack.gw.sshHostKey?.publicLine ?? '',
+    );
     await stack.pg.sql(
       'clinic',
       `SET ROLE clinic_app; INSERT INTO patients (id, mrn, first_name, last_name, date_of_birth, ssn)
@@ -128,6 +161,8 @@ connections:
   after(async () => {
     await browser?.close();
     await stack?.close();
+    await sshd?.close();
+    if (sshClient) rmSync(sshClient.dir, { recursive: true, force: true });
     await idp?.close();
   });
 
@@ -135,7 +170,9 @@ connections:
     const res = await ctx.request.get(`${base}/sessions/anything`);
     assert.equal(res.status(), 200);
     assert.match(res.headers()['content-type'] ?? '', /^text\/html/);
-    assert.match(res.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    const csp = res.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /'unsafe-(eval|inline)'/, 'only WebAssembly may be compiled');
     const api = await ctx.request.get(`${base}/api/whoami`);
     assert.equal(api.status(), 401);
     const doc = await ctx.request.get(`${base}/api/openapi.json`);
@@ -216,6 +253,73 @@ connections:
       .getByText(/ok · DELETE 1/)
       .first()
       .waitFor();
+  });
+
+  it('plays an SSH session’s terminal recording in the page, from the keyboard', async () => {
+    const blocked: string[] = [];
+    const onConsole = (m: ConsoleMessage) => {
+      if (/Content Security Policy|WebAssembly/i.test(m.text())) blocked.push(m.text());
+    };
+    page.on('console', onConsole);
+    const script = `printf 'AIRLOCK-%s-REPLAY\\n' $((6*7))\nexit\n`;
+    const r = await ssh(sshClient, 'box', ['-tt'], { secret: stack.token, input: script });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /AIRLOCK-42-REPLAY/);
+    const rec = await ledgerEvent((e) => e.type === 'session.recorded');
+    await page.goto(`${base}/sessions/${rec.sessionId}`);
+    const player = page.getByRole('region', { name: /^Terminal recording: interactive shell/ });
+    await player.waitFor();
+    await page.getByText(/SHA-256 matches the ledger/).waitFor();
+    await page.getByRole('list', { name: 'Commands' }).getByText('terminal recorded').waitFor();
+    const shown = player.locator('.ap-term-text', { hasText: 'AIRLOCK-42-REPLAY' });
+    assert.equal(await shown.count(), 0, 'nothing played yet');
+    await player.getByLabel('Speed').selectOption('2');
+    await player.getByRole('button', { name: 'Play' }).focus();
+    await page.keyboard.press('Enter');
+    await shown.waitFor();
+    await player.getByRole('button', { name: 'Play' }).waitFor(); // Pause turns back at the end
+    page.off('console', onConsole);
+    assert.deepEqual(blocked, [], 'the player runs under the console CSP');
+    await shot('10-ssh-replay');
+  });
+
+  it('refuses an altered SSH recording (API and page), and says when there is none', async () => {
+    const rec = await ledgerEvent((e) => e.type === 'session.recorded');
+    const url = `${base}/api/audit/sessions/${rec.sessionId}/recording`;
+    const good = await ctx.request.get(url);
+    assert.equal(good.status(), 200);
+    assert.equal(good.headers()['content-type'], 'application/x-asciicast');
+    const file = join(stack.dataDir, 'recordings', String(rec.data.file));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('AIRLOCK-42-REPLAY', 'AIRLOCK-43-REPLAY'),
+    );
+    const altered = await ctx.request.get(url);
+    assert.equal(altered.status(), 409);
+    const text = await altered.text();
+    assert.equal(JSON.parse(text).error.code, 'GW_RECORDING_ALTERED');
+    assert.doesNotMatch(text, /AIRLOCK-43/);
+    await page.reload();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /Recording altered/ })
+      .waitFor();
+    assert.equal(await page.locator('.ap-term-text').count(), 0, 'no player for it');
+    await shot('11-ssh-replay-altered');
+
+    const r = await ssh(sshClient, 'box', ['echo no-terminal'], { secret: stack.token });
+    assert.equal(r.code, 0, r.stderr);
+    const exec = await ledgerEvent(
+      (e) =>
+        e.type === 'command.requested' &&
+        e.data.decision === 'allow' &&
+        /no-terminal/.test(JSON.stringify(e.data.command)),
+    );
+    const none = await ctx.request.get(`${base}/api/audit/sessions/${exec.sessionId}/recording`);
+    assert.equal(none.status(), 404);
+    assert.equal((await none.json()).error.code, 'GW_RECORDING_UNKNOWN');
+    await page.goto(`${base}/sessions/${exec.sessionId}`);
+    await page.getByText(/^No terminal recording/).waitFor();
   });
 
   it('runs an audit query and shows the ledger verified with its latest checkpoint', async () => {

@@ -1,17 +1,17 @@
-// What the command-based views (SQL, HTTP/LLM) share: commands in order, then the session's other
+// What the command-based views (SQL, HTTP/LLM, SSH) share: commands in order, then the session's other
 // events; and the line that says how each command was decided.
 import { fmtTime } from '../api.ts';
 import { EventLine } from './generic.tsx';
 import type { CommandRecord, SessionReplay } from './types.ts';
 
 /**
- * A `render` for ReplayView: one `Item` per command, then every event that is not one of the
- * commands' own (`own(type)` true).
+ * A `render` for ReplayView: one `Item` per command (given the whole replay too, for the events
+ * that belong to it), then every event that is not one of the commands' own (`own(type)` true).
  */
 export function commandTimeline(
   label: string,
   own: (type: string) => boolean,
-  Item: (props: { c: CommandRecord }) => React.ReactNode,
+  Item: (props: { c: CommandRecord; replay: SessionReplay }) => React.ReactNode,
 ): (replay: SessionReplay) => React.ReactNode {
   return (replay) => {
     const other = replay.events.filter((e) => !own(e.type));
@@ -20,7 +20,7 @@ export function commandTimeline(
         <ol className="timeline" aria-label={label}>
           {replay.commands.map((c) => (
             <li key={c.commandId}>
-              <Item c={c} />
+              <Item c={c} replay={replay} />
             </li>
           ))}
         </ol>

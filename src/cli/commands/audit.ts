@@ -170,14 +170,13 @@ async function replay(argv: string[]): Promise<number> {
   for (const e of chosen) {
     let text: string;
     try {
-      text = readVerified(
+      text = await readVerified(
         join(cfg.data_dir, 'recordings'),
         String(e.data.file),
         String(e.data.sha256),
       );
     } catch (err) {
-      if (!(err instanceof RecordingAltered) && (err as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw err;
+      if (!(err instanceof RecordingAltered)) throw err;
       process.stderr.write(`airlock: ${(err as Error).message}\n`);
       return 1;
     }
