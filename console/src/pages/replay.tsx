@@ -36,7 +36,13 @@ export function ReplayPage({ id, navigate }: { id: string; navigate: Navigate })
         <dd>{s.protocol}</dd>
         <dt>Client</dt>
         <dd>{s.clientAddr ?? '–'}</dd>
-        <dt>Statements</dt>
+        <dt>
+          {s.protocol === 'postgres'
+            ? 'Statements'
+            : s.protocol === 'http'
+              ? 'Requests'
+              : 'Commands'}
+        </dt>
         <dd>{replay.commands.length}</dd>
         <dt>Masking</dt>
         <dd>
