@@ -18,6 +18,7 @@ import {
 } from 'playwright-core';
 import type { AuditEvent } from '../../src/audit/types.ts';
 import { ensureChromium } from '../helpers/browser.ts';
+import { type LlmUpstream, startLlmUpstream } from '../helpers/llm-upstream.ts';
 import { startTestIdp, type TestIdp } from '../helpers/oidc-provider.ts';
 import {
   type ClientSetup,
@@ -62,6 +63,7 @@ let ctx: BrowserContext;
 let page: Page;
 let base: string;
 let apiPort: number;
+let llm: LlmUpstream;
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -101,6 +103,10 @@ describe('web console in a browser', {
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, POLICY);
     sshd = await startSshd();
+    llm = await startLlmUpstream();
+    // The provider's key, as the operator would hand it over (the LLM API itself is a stand-in:
+    // the real ones cannot be reached from here).
+    process.env.CONSOLE_TEST_LLM_KEY = 'sk-upstream-console-0123456789';
     stack = await startStack({
       yaml: ({ pgPort }) => `
 listen:
@@ -137,6 +143,12 @@ connections:
     user: ${sshd.user}
     private_key: ${sshd.clientKeyFile}
     host_key: ${sshd.hostKeyFingerprint}
+  - name: assistant
+    type: llm
+    dialect: openai
+    url: ${llm.url}/v1
+    api_key: \${env:CONSOLE_TEST_LLM_KEY}
+    default: true
 `,
     });
     sshClient = clientSetup(
@@ -162,6 +174,7 @@ connections:
     await browser?.close();
     await stack?.close();
     await sshd?.close();
+    await llm?.close();
     if (sshClient) rmSync(sshClient.dir, { recursive: true, force: true });
     await idp?.close();
   });
@@ -320,6 +333,37 @@ connections:
     assert.equal((await none.json()).error.code, 'GW_RECORDING_UNKNOWN');
     await page.goto(`${base}/sessions/${exec.sessionId}`);
     await page.getByText(/^No terminal recording/).waitFor();
+  });
+
+  it('renders an LLM call of the session as a conversation', async () => {
+    llm.reply = { chunks: ['Vitals are ', 'stable; CONSOLE-LLM-ANSWER.'] };
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [
+          { role: 'system', content: 'You summarise charts tersely.' },
+          { role: 'user', content: 'Summarise CONSOLE-LLM-PROMPT for me.' },
+        ],
+      }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const commandId = res.headers.get('x-airlock-event-id') ?? '';
+    assert.match(commandId, /^c_/);
+    const requested = await ledgerEvent(
+      (e) => e.type === 'llm.requested' && e.commandId === commandId,
+    );
+    await ledgerEvent((e) => e.type === 'llm.responded' && e.commandId === commandId);
+    await page.goto(`${base}/sessions/${requested.sessionId}`);
+    const prompt = page.getByRole('list', { name: 'Prompt' });
+    await prompt.getByText('You summarise charts tersely.').waitFor();
+    await prompt.getByText('Summarise CONSOLE-LLM-PROMPT for me.').waitFor();
+    const answer = page.getByRole('list', { name: 'Answer' });
+    await answer.getByText('Vitals are stable; CONSOLE-LLM-ANSWER.').waitFor();
+    await page.getByText(/tokens in \d+, out \d+/).waitFor();
+    assert.equal((await page.getByText('Requests', { exact: true }).count()) > 0, true);
+    await shot('12-llm-replay');
   });
 
   it('runs an audit query and shows the ledger verified with its latest checkpoint', async () => {

@@ -42,8 +42,9 @@ export function messagesOf(record: Record<string, unknown> | undefined): Message
   }
   if (record.system !== undefined) out.push({ role: 'system', text: textOf(record.system) });
   if (Array.isArray(record.messages)) {
-    for (const m of record.messages as { role?: unknown; content?: unknown }[]) {
-      out.push({ role: String(m.role ?? 'message'), text: textOf(m.content) });
+    // The ledger keeps each message as `{ role, text }`; a provider's raw form has `content`.
+    for (const m of record.messages as { role?: unknown; content?: unknown; text?: unknown }[]) {
+      out.push({ role: String(m.role ?? 'message'), text: textOf(m.text ?? m.content) });
     }
   }
   for (const key of ['prompt', 'input'] as const) {
@@ -75,7 +76,9 @@ function Request({ c }: { c: CommandRecord }) {
         method?: string;
         url?: string;
         text?: string;
-        llm?: { model?: string; operation?: string; record?: Record<string, unknown> };
+        // The request's record (messages, system, instructions, prompt or input) is kept in
+        // `llm` itself, next to model and operation.
+        llm?: { model?: string; operation?: string } & Record<string, unknown>;
       }
     | undefined;
   const o = c.outcome;
@@ -83,7 +86,7 @@ function Request({ c }: { c: CommandRecord }) {
     | { choices?: Choice[]; usage?: { inputTokens: number; outputTokens: number } }
     | undefined;
   const err = o?.error as { code?: string; message?: string } | undefined;
-  const messages = messagesOf(cmd?.llm?.record);
+  const messages = messagesOf(cmd?.llm);
   return (
     <div className="event">
       <Verdict c={c} />
