@@ -15,14 +15,14 @@
  * Env: BENCH_ROWS (200000), BENCH_ROUNDS (5), BENCH_SECONDS (detector bench, 3). Everything
  * listens on 127.0.0.1 and stops by itself.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
 import { formatTable } from '../src/masking/detectors/testing/corpus.ts';
-import { freePort, waitForPort } from './lib/net.ts';
+import { freePort, spawnAirlock, waitForPort } from './lib/net.ts';
 import { type DataRowBenchResult, runDataRowBench } from './masking-datarow.ts';
 import { type DetectorBenchResult, runDetectorBench } from './masking-detectors.ts';
 
@@ -116,9 +116,7 @@ ${conn('plain')}${conn('columns')}${conn('types')}${conn('types_hash')}`,
   ])
     .toString()
     .trim();
-  const child = spawn(process.execPath, [cli, 'serve', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawnAirlock(cli, config);
   children.push(child);
   await waitForPort(port, child, 'airlock', 150);
   return { port, token };

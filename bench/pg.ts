@@ -21,7 +21,7 @@ import {
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
-import { freePort, waitForPort } from './lib/net.ts';
+import { freePort, spawnAirlock, waitForPort } from './lib/net.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -176,11 +176,7 @@ connections:
   ])
     .toString()
     .trim();
-  // BENCH_AIRLOCK_NODE_ARGS: extra node flags for the gateway only, e.g. "--cpu-prof".
-  const nodeArgs = (process.env.BENCH_AIRLOCK_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawnAirlock(cli, config);
   children.push(child);
   await waitForPort(port, child, 'airlock', 100);
   return { port, token, pid: child.pid };

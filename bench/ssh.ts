@@ -13,7 +13,7 @@
  *
  * Env: BENCH_SSH_MB (100), BENCH_ROUNDS (3), BENCH_SSH_CONNECTS (10), BENCH_SSH_EXECS (30).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { ensureOpenSsh } from '../scripts/ensure-openssh.ts';
 import { freePort, startSshd } from '../test/helpers/sshd.ts';
+import { spawnAirlock } from './lib/net.ts';
 
 const MB = Number(process.env.BENCH_SSH_MB ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -184,9 +185,7 @@ connections:
   const hostKey = cli(['ssh-host-key', 'show']);
   const knownHosts = join(dir, 'known_hosts_airlock');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey}\n`);
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawnAirlock(CLI, config);
   children.push(child);
   await waitForPort(port, child);
   return { name: 'airlock', port, user: 'box', key, knownHosts };
