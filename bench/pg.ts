@@ -4,8 +4,10 @@
  * run, interleaved round by round. Prints tps and average latency per target (median of the
  * rounds) and the ratios Airlock/direct and Airlock/pgbouncer.
  *
+ * A second gateway with `audit.sync: normal` runs alongside, to show the fsync's share apart.
+ *
  * Env: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_SCALE (10), BENCH_CLIENTS ("1,8"),
- * BENCH_AUDIT_SYNC (full), BENCH_AIRLOCK_NODE_ARGS (extra node flags for the gateway).
+ * BENCH_AIRLOCK_NODE_ARGS (extra node flags for the gateways).
  * Everything listens on 127.0.0.1 and stops by itself.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -136,8 +138,10 @@ async function startAirlock(
   pgPort: number,
   user: string,
   password: string,
+  sync: 'full' | 'normal',
 ): Promise<{ port: number; token: string; pid: number | undefined }> {
   const port = await freePort();
+  mkdirSync(dir, { recursive: true });
   const config = join(dir, 'airlock.yaml');
   writeFileSync(join(dir, 'db-password'), password, { mode: 0o600 });
   writeFileSync(
@@ -148,7 +152,7 @@ data_dir: ${join(dir, 'data')}
 log:
   level: warn
 audit:
-  sync: ${process.env.BENCH_AUDIT_SYNC ?? 'full'}
+  sync: ${sync}
 connections:
   - name: clinic
     type: postgres
@@ -258,19 +262,17 @@ async function main(): Promise<void> {
       },
     );
     const bouncer = await startPgbouncer(join(dir), pg.port, user, password);
-    const airlock = await startAirlock(dir, pg.port, user, password);
-    const tokenId = airlock.token.split('_')[1] as string;
+    // SCRAM by token id: no TLS on any path, so they compare like for like
+    const gateway = async (name: string, sync: 'full' | 'normal'): Promise<Target> => {
+      const a = await startAirlock(join(dir, name), pg.port, user, password, sync);
+      const tokenId = a.token.split('_')[1] as string;
+      return { name, port: a.port, user: tokenId, password: a.token, pid: a.pid };
+    };
     const targets: Target[] = [
       { name: 'direct', port: pg.port, user, password },
       { name: 'pgbouncer', port: bouncer.port, user, password, pid: bouncer.pid },
-      // SCRAM by token id: no TLS on any of the three paths, so they compare like for like
-      {
-        name: 'airlock',
-        port: airlock.port,
-        user: tokenId,
-        password: airlock.token,
-        pid: airlock.pid,
-      },
+      await gateway('airlock', 'full'),
+      await gateway(NORMAL, 'normal'),
     ];
     const results = run(targets);
     report(results);
@@ -284,6 +286,9 @@ async function main(): Promise<void> {
 
 type Results = Map<string, Map<number, Sample[]>>;
 
+/** The gateway with `audit.sync: normal`: the cost of the fsync behind each statement, apart. */
+const NORMAL = 'airlock-sync-normal';
+
 function run(targets: Target[]): Results {
   const results: Results = new Map(targets.map((t) => [t.name, new Map()]));
   for (const clients of CLIENTS) {
@@ -294,7 +299,7 @@ function run(targets: Target[]): Results {
         perClients.set(clients, [...(perClients.get(clients) ?? []), s]);
         const cpu = s.cpuUsPerTx === undefined ? '' : ` cpu=${s.cpuUsPerTx.toFixed(0)}µs/tx`;
         log(
-          `  clients=${clients} round=${round} ${t.name.padEnd(9)} tps=${s.tps.toFixed(0)} lat=${s.latencyMs.toFixed(3)}ms${cpu}`,
+          `  clients=${clients} round=${round} ${t.name.padEnd(19)} tps=${s.tps.toFixed(0)} lat=${s.latencyMs.toFixed(3)}ms${cpu}`,
         );
       }
     }
@@ -322,6 +327,19 @@ function report(results: Results): void {
     const a = pick('airlock', c);
     lines.push(
       `| ${c} | ${d.tps.toFixed(0)} | ${b.tps.toFixed(0)} | ${a.tps.toFixed(0)} | ${a.latencyMs.toFixed(3)} | ${(a.tps / d.tps).toFixed(2)} | ${(a.tps / b.tps).toFixed(2)} | ${b.cpuUsPerTx?.toFixed(0)} | ${a.cpuUsPerTx?.toFixed(0)} |`,
+    );
+  }
+  lines.push(
+    '',
+    'The same gateway with `audit.sync: normal` (each record written before the statement runs, durable against a gateway crash, not a power loss):',
+    '',
+    '| clients | tps | lat ms | /pgbouncer | CPU µs/tx |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const c of CLIENTS) {
+    const n = pick(NORMAL, c);
+    lines.push(
+      `| ${c} | ${n.tps.toFixed(0)} | ${n.latencyMs.toFixed(3)} | ${(n.tps / pick('pgbouncer', c).tps).toFixed(2)} | ${n.cpuUsPerTx?.toFixed(0)} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
