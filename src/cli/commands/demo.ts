@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config/loader.ts';
+import { DEMO_CLIENT_ID, DEMO_PEOPLE, type DemoIdp, startDemoIdp } from '../../demo/idp.ts';
 import { type LocalPostgres, startLocalPostgres } from '../../demo/local-postgres.ts';
 import { tokenCreatedEvent } from '../../identity/token-events.ts';
 import { startGateway } from '../../server/gateway.ts';
@@ -10,22 +11,28 @@ import { createLogger } from '../../telemetry/logger.ts';
 import { out, parse, str } from '../args.ts';
 import { untilSignal } from '../signals.ts';
 
-export const help = 'demo [--port 15432] [--dir .airlock/demo]   throwaway PostgreSQL + gateway';
+export const help =
+  'demo [--port 15432] [--console-port 18080] [--dir .airlock/demo]   throwaway PostgreSQL + gateway + console';
 
 const SAMPLE = new URL('../../demo/sample-data.sql', import.meta.url);
 
 /**
  * `airlock demo`: a throwaway PostgreSQL with sample patient data behind the gateway, a demo
- * token, and a ready-to-paste psql line. Ctrl-C stops everything.
+ * token, a ready-to-paste psql line, and the web console with a demo identity provider to sign in
+ * with. Ctrl-C stops everything.
  */
 export async function run(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, { port: { type: 'string' }, dir: { type: 'string' } });
+  const { flags } = parse(argv, {
+    port: { type: 'string' },
+    'console-port': { type: 'string' },
+    dir: { type: 'string' },
+  });
   const dir = resolve(str(flags, 'dir') ?? '.airlock/demo');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   process.stderr.write('starting a throwaway PostgreSQL with sample patient data...\n');
   const pg = await startLocalPostgres({ ssl: true });
   try {
-    return await withPostgres(pg, dir, str(flags, 'port'));
+    return await withPostgres(pg, dir, str(flags, 'port'), str(flags, 'console-port'));
   } finally {
     await pg.stop();
   }
@@ -35,13 +42,29 @@ async function withPostgres(
   pg: LocalPostgres,
   dir: string,
   portFlag: string | undefined,
+  consolePortFlag: string | undefined,
 ): Promise<number> {
   const password = randomBytes(18).toString('base64url');
   await pg.createRole('clinic_app', password);
   await pg.createDatabase('clinic', 'clinic_app');
   await pg.sql('clinic', `SET ROLE clinic_app;\n${readFileSync(SAMPLE, 'utf8')}`);
   const port = await freePort(Number(portFlag ?? 15432));
-  const configFile = writeDemoConfig(dir, pg, password, port);
+  const consolePort = await freePort(Number(consolePortFlag ?? 18080));
+  const consoleUrl = `http://127.0.0.1:${consolePort}`;
+  const idp = await startDemoIdp(consoleUrl);
+  try {
+    const configFile = writeDemoConfig(dir, pg, password, port, idp && { consoleUrl, idp });
+    return await withGateway(configFile, port, idp && consoleUrl);
+  } finally {
+    await idp?.close();
+  }
+}
+
+async function withGateway(
+  configFile: string,
+  port: number,
+  consoleUrl: string | undefined,
+): Promise<number> {
   const cfg = loadConfig(configFile);
   const logger = createLogger({ level: 'warn' });
   const gw = await startGateway(cfg, { logger });
@@ -54,7 +77,7 @@ async function withPostgres(
       ttlMs: 8 * 3_600_000,
     });
     await gw.ledger.append(tokenCreatedEvent(record, { kind: 'cli', identity: 'airlock demo' }));
-    banner(gw.addresses.postgres?.port ?? port, token, configFile);
+    banner(gw.addresses.postgres?.port ?? port, token, configFile, consoleUrl);
     await untilSignal();
     process.stderr.write('\nstopping the gateway and PostgreSQL...\n');
   } finally {
@@ -63,7 +86,13 @@ async function withPostgres(
   return 0;
 }
 
-function writeDemoConfig(dir: string, pg: LocalPostgres, password: string, port: number): string {
+function writeDemoConfig(
+  dir: string,
+  pg: LocalPostgres,
+  password: string,
+  port: number,
+  web: { consoleUrl: string; idp: DemoIdp } | undefined,
+): string {
   const secretFile = resolve(dir, 'clinic-db-password');
   writeFileSync(secretFile, password, { mode: 0o600 });
   const policyFile = resolve(dir, 'policy.yaml');
@@ -74,7 +103,7 @@ function writeDemoConfig(dir: string, pg: LocalPostgres, password: string, port:
     `# Written by \`airlock demo\`; the database password lives in a separate 0600 file.
 listen:
   postgres: 127.0.0.1:${port}
-data_dir: ./data
+${web ? consoleConfig(web.consoleUrl, web.idp) : ''}data_dir: ./data
 audit:
   sync: full
 policy:
@@ -94,6 +123,23 @@ connections:
   return file;
 }
 
+/** The console on `listen.http`, signed in through the demo IdP; its groups map to roles. */
+function consoleConfig(consoleUrl: string, idp: DemoIdp): string {
+  return `  http: ${new URL(consoleUrl).host}
+console:
+  public_url: ${consoleUrl}
+identity:
+  oidc:
+    - issuer: ${idp.issuer}
+      audience: ${DEMO_CLIENT_ID}
+      client_id: ${DEMO_CLIENT_ID}
+  roles:
+    admin: [dba]
+    approver: [dba]
+    auditor: [compliance, dba]
+`;
+}
+
 /**
  * The demo's policy: the demo token is an agent's, so destructive statements are refused outright
  * (a real deployment would hold them for a DBA's review; see examples/policy.yaml).
@@ -103,6 +149,8 @@ version: 1
 defaults:
   action: allow
   unparsable: deny
+  review_timeout: 5m
+  approvers: [{ groups: [dba], min: 1 }]
 rules:
   - name: agents-no-drop-truncate
     match: { identity: { is: agent }, facts: [drop, truncate] }
@@ -116,9 +164,18 @@ rules:
     match: { facts: [copy_to_program, copy_from_program, copy_to_file, copy_from_file] }
     action: deny
     message: COPY to or from server programs and files is not allowed
+  - name: agent-patient-changes-need-a-dba
+    match: { identity: { is: agent }, statements: [INSERT, UPDATE, DELETE], tables: [patients] }
+    action: review
+    message: an agent's change to patients needs a DBA's approval
 `;
 
-function banner(port: number, token: string, configFile: string): void {
+function banner(
+  port: number,
+  token: string,
+  configFile: string,
+  consoleUrl: string | undefined,
+): void {
   const rel = configFile.startsWith(process.cwd())
     ? configFile.slice(process.cwd().length + 1)
     : configFile;
@@ -131,7 +188,16 @@ function banner(port: number, token: string, configFile: string): void {
   out('');
   out('Try:  SELECT mrn, first_name, last_name, date_of_birth FROM patients LIMIT 5;');
   out('      DELETE FROM visits;   -- refused by the demo policy (policy.yaml next to the config)');
-  out('Then see what was recorded, in another terminal:');
+  if (consoleUrl) {
+    out(
+      "      UPDATE patients SET phone = '555-0100' WHERE id = 1;   -- held for a DBA's approval",
+    );
+    out('');
+    out(`Web console: ${consoleUrl}/  (demo sign-in, any password:`);
+    for (const [login, p] of Object.entries(DEMO_PEOPLE)) out(`  ${login.padEnd(6)} ${p.about}`);
+    out(')  approve held statements under Reviews, replay sessions, query and verify the audit.');
+  }
+  out('See what was recorded, in another terminal:');
   out('');
   out(`  npm run airlock -- audit query --config ${rel}`);
   out('');
@@ -149,6 +215,9 @@ function freePort(wanted: number): Promise<number> {
         any.close(() => resolvePort(p));
       });
     });
-    s.listen(wanted, '127.0.0.1', () => s.close(() => resolvePort(wanted)));
+    s.listen(wanted, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(p));
+    });
   });
 }

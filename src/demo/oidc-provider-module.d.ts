@@ -1,5 +1,5 @@
 /**
- * The little of oidc-provider (v9, untyped) that test/helpers/oidc-provider.ts uses.
+ * The little of oidc-provider (v9, untyped) that the demo IdP (idp.ts) and the test IdP use.
  * https://github.com/panva/node-oidc-provider/blob/main/docs/README.md
  */
 declare module 'oidc-provider' {
