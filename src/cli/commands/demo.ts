@@ -193,9 +193,11 @@ function banner(
       "      UPDATE patients SET phone = '555-0100' WHERE id = 1;   -- held for a DBA's approval",
     );
     out('');
-    out(`Web console: ${consoleUrl}/  (demo sign-in, any password:`);
-    for (const [login, p] of Object.entries(DEMO_PEOPLE)) out(`  ${login.padEnd(6)} ${p.about}`);
-    out(')  approve held statements under Reviews, replay sessions, query and verify the audit.');
+    out(`Web console: ${consoleUrl}/`);
+    out('  sign in (demo identity provider, any password) as');
+    for (const [login, p] of Object.entries(DEMO_PEOPLE)) out(`    ${login.padEnd(6)} ${p.about}`);
+    out('  to approve held statements under Reviews, replay sessions, query and verify the audit.');
+    out('');
   }
   out('See what was recorded, in another terminal:');
   out('');
