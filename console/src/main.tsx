@@ -103,6 +103,8 @@ function App() {
   );
 }
 
+// The server serves index.html for these paths only: keep CLIENT_ROUTES in src/console/handler.ts
+// in step with them.
 function Route({ path, me, navigate }: { path: string; me: Me; navigate: Navigate }) {
   const replay = /^\/sessions\/([A-Za-z0-9_-]+)$/.exec(path);
   if (replay?.[1]) return <ReplayPage id={replay[1]} navigate={navigate} />;

@@ -20,7 +20,7 @@ import {
   SESSION_COOKIE,
   sameValue,
 } from './sessions.ts';
-import { DEFAULT_DIST_DIR, securityHeaders, sendText, serveStatic } from './static.ts';
+import { DEFAULT_DIST_DIR, isBuiltFile, securityHeaders, sendText, serveStatic } from './static.ts';
 
 export interface ConsoleDeps {
   readonly sessions: ConsoleSessionStore;
@@ -51,6 +51,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
       if (path === '/auth/login' && method === 'GET') await startLogin(deps, req, res, url);
       else if (path === '/auth/callback' && method === 'GET') await callback(deps, req, res, url);
       else if (path === '/auth/logout' && method === 'POST') logout(deps, req, res);
+      else if (!isConsolePath(path, distDir)) return false;
       else if (method === 'GET' || method === 'HEAD') serveStatic(res, path, distDir, method);
       else sendText(res, 405, 'method not allowed');
     } catch (err) {
@@ -59,6 +60,18 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
     }
     return true;
   };
+}
+
+/**
+ * The app's pages (the routes of console/src/main.tsx) and its built files. Other paths are left
+ * to the next handler, so a client that calls a wrong URL on a shared listener gets a 404, not
+ * the app's HTML.
+ */
+const CLIENT_ROUTES =
+  /^\/(?:|index\.html|reviews|sessions|sessions\/[A-Za-z0-9_-]+|audit|config|tokens)$/;
+
+function isConsolePath(path: string, distDir: string): boolean {
+  return CLIENT_ROUTES.test(path) || isBuiltFile(distDir, path);
 }
 
 async function startLogin(deps: ConsoleDeps, req: IncomingMessage, res: ServerResponse, url: URL) {

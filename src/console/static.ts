@@ -75,6 +75,11 @@ export function serveStatic(res: ServerResponse, path: string, distDir: string, 
   res.end(method === 'HEAD' ? undefined : body);
 }
 
+/** Whether `path` names a file of the built app. */
+export function isBuiltFile(distDir: string, path: string): boolean {
+  return resolveFile(distDir, path) !== undefined;
+}
+
 /** A file under distDir for `path`, or undefined (then index.html answers: a client route). */
 function resolveFile(distDir: string, path: string): string | undefined {
   let decoded: string;

@@ -194,6 +194,10 @@ connections:
     const onApi = await ctx.request.get(`https://127.0.0.1:${apiPort}/reviews`);
     assert.equal(onApi.status(), 200);
     assert.match(onApi.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    // Only the app's pages and files are the console's: a wrong URL is a 404, not its HTML.
+    const wrong = await ctx.request.get(`${base}/elsewhere`);
+    assert.equal(wrong.status(), 404);
+    assert.doesNotMatch(wrong.headers()['content-type'] ?? '', /text\/html/);
     // Connection routes on the HTTP listener stay the gateway's, not the console's.
     const health = await ctx.request.get(`${base}/healthz`);
     assert.deepEqual(await health.json(), { ok: true });
