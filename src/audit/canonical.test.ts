@@ -1,8 +1,30 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { canonicalJson, GENESIS_HASH } from './canonical.ts';
-import { chainLink, prepareEvent } from './event-codec.ts';
+import {
+  COLUMN_KEYS,
+  chainLink,
+  columnsOfBody,
+  prepareEvent,
+  type StoredBody,
+  sealEvent,
+} from './event-codec.ts';
+
+/** Canonical JSON written the plain way: keys sorted with Array.prototype.sort, recursively. */
+function reference(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const record = v as Record<string, unknown>;
+    const members = Object.keys(record)
+      .sort()
+      .filter((k) => record[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${reference(record[k])}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
 
 describe('canonicalJson', () => {
   test('sorts keys recursively and writes no whitespace', () => {
@@ -56,6 +78,29 @@ describe('canonicalJson', () => {
     }
   });
 
+  test('equals the plain sort-and-write reference on arbitrary JSON values', () => {
+    const key = fc.oneof(
+      fc.string(),
+      fc.constantFrom('10', '9', 'a', 'é', '\u{1F600}', '__proto__'),
+    );
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.string(),
+        fc.integer(),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 5 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 20 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(json, (v) => canonicalJson(v) === reference(v)),
+      { numRuns: 2000 },
+    );
+  });
+
   test('allows the same object twice when it is not a cycle', () => {
     const shared = { x: 1 };
     assert.equal(canonicalJson({ a: shared, b: [shared] }), '{"a":{"x":1},"b":[{"x":1}]}');
@@ -67,6 +112,24 @@ describe('canonicalJson', () => {
       .update(Buffer.concat([Buffer.from(GENESIS_HASH, 'hex'), Buffer.from(leaf, 'hex')]))
       .digest('hex');
     assert.equal(chainLink(GENESIS_HASH, leaf), expected);
+  });
+
+  test('chainLink of values that are not two hashes hashes what their hex decodes to', () => {
+    const plain = (prev: string, leaf: string) =>
+      createHash('sha256')
+        .update(Buffer.from(prev + leaf, 'hex'))
+        .digest('hex');
+    const h = 'cd'.repeat(32);
+    for (const [prev, leaf] of [
+      ['', h],
+      [h.slice(1), h],
+      [`${h}00`, h],
+      [`${h.slice(0, 60)}zz00`, h],
+      [h.toUpperCase(), h],
+      [h, 'x'],
+    ] as const) {
+      assert.equal(chainLink(prev, leaf), plain(prev, leaf), `${prev} ${leaf}`);
+    }
   });
 });
 
@@ -96,6 +159,12 @@ describe('prepareEvent', () => {
       data: input.data,
     };
     assert.equal(`${p.head}42${p.tail}`, canonicalJson(body));
+  });
+
+  test('COLUMN_KEYS lists the columns in the order a body implies them', () => {
+    const row = sealEvent(prepareEvent({ type: 'session.started', time: 5 }), 1, GENESIS_HASH);
+    const columns = columnsOfBody(JSON.parse(row.body) as StoredBody);
+    assert.deepEqual(COLUMN_KEYS, Object.keys(columns));
   });
 
   test('fills nulls and an empty data object for absent fields', () => {

@@ -24,6 +24,15 @@ export function canonicalJson(value: unknown): string {
 
 /** Deeper than this is refused; it also stops cycles without tracking every object seen. */
 const MAX_DEPTH = 64;
+/** Objects with at most this many keys are sorted in place by insertion (no sort call). */
+const INSERTION_SORT_MAX = 16;
+/**
+ * `"key":` for keys seen before. Events reuse a small set of keys, and quoting one costs more than
+ * a lookup. Bounded, so that keys from untrusted payloads cannot grow it without limit.
+ */
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_MAX = 4096;
+const QUOTED_KEY_MAX_LENGTH = 64;
 
 function write(value: unknown, depth: number): string {
   switch (typeof value) {
@@ -57,21 +66,52 @@ function writeArray(items: readonly unknown[], depth: number): string {
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (item === undefined) throw new TypeError('canonicalJson: undefined array element');
-    out += i === 0 ? write(item, depth) : `,${write(item, depth)}`;
+    if (i > 0) out += ',';
+    out += write(item, depth);
   }
   return `${out}]`;
 }
 
 function writeMembers(record: Record<string, unknown>, depth: number): string {
-  const keys = Object.keys(record);
-  if (!isSorted(keys)) keys.sort();
+  const keys = sortKeys(Object.keys(record));
   let out = '{';
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
     const member = record[key];
     if (member === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(member, depth)}`;
+    if (out.length > 1) out += ',';
+    out += quotedKey(key) + write(member, depth);
   }
   return `${out}}`;
+}
+
+/** Sorts by UTF-16 code units (what `Array.prototype.sort` does with strings), in place. */
+function sortKeys(keys: string[]): string[] {
+  if (keys.length > INSERTION_SORT_MAX) {
+    if (!isSorted(keys)) keys.sort();
+    return keys;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > key) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}:`;
+    if (key.length <= QUOTED_KEY_MAX_LENGTH && quotedKeys.size < QUOTED_KEYS_MAX) {
+      quotedKeys.set(key, quoted);
+    }
+  }
+  return quoted;
 }
 
 function isSorted(keys: readonly string[]): boolean {

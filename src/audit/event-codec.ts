@@ -10,7 +10,7 @@
 
 import { hash as digest } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
-import { leafHash } from './merkle.ts';
+import { leafHashHex } from './merkle.ts';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditEventInput } from './types.ts';
 
 /** Version of the body layout; bumped when the hashed bytes change meaning. */
@@ -108,13 +108,39 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
  */
 export function sealEvent(e: PreparedEvent, seq: number, prevHash: string): EventRow {
   const body = e.head + seq + e.tail;
-  const leaf = leafHash(body).toString('hex');
-  const { head: _h, tail: _t, ...columns } = e;
-  return { ...columns, seq, body, leaf, prevHash, hash: chainLink(prevHash, leaf) };
+  const leaf = leafHashHex(body);
+  return {
+    time: e.time,
+    type: e.type,
+    sessionId: e.sessionId,
+    connection: e.connection,
+    identity: e.identity,
+    owner: e.owner,
+    commandId: e.commandId,
+    decision: e.decision,
+    tables: e.tables,
+    seq,
+    body,
+    leaf,
+    prevHash,
+    hash: chainLink(prevHash, leaf),
+  };
 }
+
+/** prevHash then leaf, for chainLink; hashing is synchronous, so sharing it is safe. */
+const linkScratch = Buffer.alloc(64);
 
 /** The chain link over the raw hash bytes: SHA-256(prevHash || leaf). */
 export function chainLink(prevHash: string, leaf: string): string {
+  if (
+    prevHash.length === 64 &&
+    leaf.length === 64 &&
+    linkScratch.write(prevHash, 0, 32, 'hex') === 32 &&
+    linkScratch.write(leaf, 32, 32, 'hex') === 32
+  ) {
+    return digest('sha256', linkScratch, 'hex');
+  }
+  // Not two hashes (a tampered row): hash whatever the hex decodes to, as always.
   return digest('sha256', Buffer.from(prevHash + leaf, 'hex'), 'hex');
 }
 
@@ -219,8 +245,21 @@ export function eventOfRow(row: Pick<EventRow, 'seq' | 'body' | 'leaf' | 'prevHa
  */
 export function columnMismatch(row: EventColumns, body: StoredBody): string | undefined {
   const expected = columnsOfBody(body);
-  for (const key of Object.keys(expected) as (keyof EventColumns)[]) {
+  for (const key of COLUMN_KEYS) {
     if (row[key] !== expected[key]) return `column ${key} does not match the body`;
   }
   return undefined;
 }
+
+/** The keys of {@link EventColumns} in the order `columnsOf` writes them (checked by a test). */
+export const COLUMN_KEYS = [
+  'time',
+  'type',
+  'sessionId',
+  'connection',
+  'identity',
+  'owner',
+  'commandId',
+  'decision',
+  'tables',
+] as const satisfies readonly (keyof EventColumns)[];

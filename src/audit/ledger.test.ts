@@ -7,8 +7,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GatewayError } from '../errors.ts';
-import type { Ledger } from './ledger.ts';
+import { Ledger } from './ledger.ts';
 import { localPublicKey, type OpenLedgerOptions, openLedger, verifyStore } from './open.ts';
+import type { LedgerItem, LedgerReader, LedgerWriterPort, WriteResults } from './store.ts';
 import {
   auditConfig,
   isUnavailable,
@@ -187,5 +188,81 @@ describe('embedded store failures', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), '1');
+  });
+});
+
+/** A port that holds each write until the test settles it, in order. */
+function heldPort(maxInFlight?: number) {
+  const writes: { items: readonly LedgerItem[]; settle: PromiseWithResolvers<WriteResults> }[] = [];
+  let next = 1;
+  const port: LedgerWriterPort = {
+    ...(maxInFlight === undefined ? {} : { maxInFlight }),
+    write(items) {
+      const settle = Promise.withResolvers<WriteResults>();
+      writes.push({ items, settle });
+      return settle.promise;
+    },
+    prune: async () => 0,
+    close: async () => undefined,
+  };
+  const commit = (i: number) => {
+    const w = writes[i];
+    assert.ok(w);
+    w.settle.resolve(w.items.map(() => next++));
+  };
+  return { port, writes, commit };
+}
+
+const noReader = { close: async () => undefined } as unknown as LedgerReader;
+
+describe('writes in flight', () => {
+  test('a port that merges writes gets the queue in slices while earlier ones commit', async () => {
+    const { port, writes, commit } = heldPort(4);
+    const ledger = new Ledger({ port, reader: noReader, onError: () => undefined });
+    const pending = Array.from({ length: 200 }, () => ledger.append({ type: 'session.started' }));
+    await sleep(0);
+    assert.deepEqual(
+      writes.map((w) => w.items.length),
+      [64, 64, 64, 8],
+    );
+    for (let i = 0; i < writes.length; i++) commit(i);
+    assert.deepEqual(
+      await Promise.all(pending),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    assert.equal(ledger.stats().transactions, 4);
+  });
+
+  test('writes in flight that fail together count as one failure and one backoff step', async () => {
+    const { port, writes } = heldPort(4);
+    const ledger = new Ledger({ port, reader: noReader, onError: () => undefined });
+    const pending = Array.from({ length: 200 }, () => ledger.append({ type: 'session.started' }));
+    await sleep(0);
+    for (const w of writes) w.settle.reject(new Error('disk gone'));
+    const results = await Promise.allSettled(pending);
+    assert.ok(results.every((r) => r.status === 'rejected' && isUnavailable(r.reason)));
+    assert.deepEqual(ledger.stats(), { transactions: 0, events: 0, failures: 1, refused: 200 });
+    assert.equal(ledger.healthy(), false);
+  });
+
+  test('a port that takes one write at a time gets one batch per commit', async () => {
+    const { port, writes, commit } = heldPort();
+    const ledger = new Ledger({ port, reader: noReader, onError: () => undefined });
+    const first = Array.from({ length: 200 }, () => ledger.append({ type: 'session.started' }));
+    await sleep(0);
+    const second = Array.from({ length: 10 }, () => ledger.append({ type: 'session.started' }));
+    await sleep(0);
+    assert.deepEqual(
+      writes.map((w) => w.items.length),
+      [200],
+    );
+    commit(0);
+    await Promise.all(first);
+    assert.deepEqual(
+      writes.map((w) => w.items.length),
+      [200, 10],
+    );
+    commit(1);
+    assert.deepEqual(await Promise.all(second), [201, 202, 203, 204, 205, 206, 207, 208, 209, 210]);
   });
 });

@@ -18,6 +18,12 @@ import {
 
 /** How long a closing record may wait for a durable append to ride along with. */
 const LAZY_FLUSH_MS = 5;
+/**
+ * With a port that takes several writes in flight, a queue this long is posted at once instead of
+ * at the end of the tick, so that the store commits it while the rest of the tick's appends are
+ * still being prepared.
+ */
+const EAGER_FLUSH_ITEMS = 64;
 const UNAVAILABLE = 'audit ledger unavailable: statement not executed';
 const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
 
@@ -51,6 +57,12 @@ interface Waiter {
   readonly reject: (err: GatewayError) => void;
 }
 
+/** A write in flight: its waiters, and the failure count when it was sent. */
+interface Sent {
+  readonly waiters: readonly Waiter[];
+  readonly failuresBefore: number;
+}
+
 function unavailable(cause: unknown): GatewayError {
   if (cause instanceof GatewayError && cause.code === 'GW_AUDIT_UNAVAILABLE') return cause;
   return new GatewayError('GW_AUDIT_UNAVAILABLE', UNAVAILABLE, { cause });
@@ -74,9 +86,10 @@ export class Ledger implements AuditLedger {
   readonly #clock: () => number;
   readonly #backoff: { readonly initial: number; readonly max: number };
   readonly #onCommit: (() => void) | undefined;
+  readonly #maxInFlight: number;
   #queue: LedgerItem[] = [];
   #waiters: Waiter[] = [];
-  #inFlight = false;
+  #inFlight = 0;
   #flushScheduled = false;
   #lazyTimer: NodeJS.Timeout | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -97,6 +110,7 @@ export class Ledger implements AuditLedger {
     this.#backoff = options.restartBackoffMs ?? { initial: 100, max: 5000 };
     this.#nextBackoff = this.#backoff.initial;
     this.#onCommit = options.onCommit;
+    this.#maxInFlight = Math.max(1, options.port.maxInFlight ?? 1);
     this.#startTimers(options);
   }
 
@@ -151,7 +165,7 @@ export class Ledger implements AuditLedger {
   }
 
   stats(): LedgerStats {
-    return { ...this.#stats };
+    return { ...this.#stats, transactions: this.#port.commits ?? this.#stats.transactions };
   }
 
   query(filter: AuditFilter): Promise<AuditEvent[]> {
@@ -214,6 +228,7 @@ export class Ledger implements AuditLedger {
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     this.#queue.push(this.#port.prepare ? this.#port.prepare(item) : item);
     this.#waiters.push({ resolve, reject });
+    if (this.#queue.length >= EAGER_FLUSH_ITEMS && this.#maxInFlight > 1) this.#send();
     return promise;
   }
 
@@ -228,12 +243,17 @@ export class Ledger implements AuditLedger {
     this.#flushScheduled = false;
     clearTimeout(this.#lazyTimer);
     this.#lazyTimer = undefined;
-    if (this.#queue.length === 0 || this.#inFlight) return;
+    this.#send();
+  }
+
+  /** Writes the queue unless the port already has as many writes in flight as it takes. */
+  #send(): void {
+    if (this.#queue.length === 0 || this.#inFlight >= this.#maxInFlight) return;
     const items = this.#queue;
-    const waiters = this.#waiters;
+    const sent: Sent = { waiters: this.#waiters, failuresBefore: this.#stats.failures };
     this.#queue = [];
     this.#waiters = [];
-    this.#inFlight = true;
+    this.#inFlight++;
     let written: Promise<readonly (number | string)[]>;
     try {
       written = this.#port.write(items);
@@ -241,13 +261,13 @@ export class Ledger implements AuditLedger {
       written = Promise.reject(err);
     }
     written.then(
-      (results) => this.#onWritten(waiters, results),
-      (err: unknown) => this.#onFailed(waiters, err),
+      (results) => this.#onWritten(sent.waiters, results),
+      (err: unknown) => this.#onFailed(sent, err),
     );
   }
 
   #onWritten(waiters: readonly Waiter[], results: readonly (number | string)[]): void {
-    this.#inFlight = false;
+    this.#inFlight--;
     this.#stats.transactions++;
     waiters.forEach((w, i) => {
       const r = results[i];
@@ -260,17 +280,20 @@ export class Ledger implements AuditLedger {
     if (this.#queue.length > 0) this.#flush();
   }
 
-  #onFailed(waiters: readonly Waiter[], cause: unknown): void {
-    this.#inFlight = false;
-    this.#stats.failures++;
-    this.#lastFailure = cause;
-    this.#failing = true;
-    this.#outage ??= { since: this.#clock(), refused: 0 };
-    this.#retryAt = performance.now() + this.#nextBackoff;
-    this.#nextBackoff = Math.min(this.#nextBackoff * 2, this.#backoff.max);
+  #onFailed(sent: Sent, cause: unknown): void {
+    this.#inFlight--;
+    // Writes in flight together fail together: one failure, one step of backoff.
+    if (sent.failuresBefore === this.#stats.failures) {
+      this.#stats.failures++;
+      this.#lastFailure = cause;
+      this.#failing = true;
+      this.#outage ??= { since: this.#clock(), refused: 0 };
+      this.#retryAt = performance.now() + this.#nextBackoff;
+      this.#nextBackoff = Math.min(this.#nextBackoff * 2, this.#backoff.max);
+    }
     const err = unavailable(cause);
-    for (const w of waiters) w.reject(err);
-    this.#refused(waiters.length);
+    for (const w of sent.waiters) w.reject(err);
+    this.#refused(sent.waiters.length);
     // What was queued meanwhile is refused too: it would only wait for the backoff.
     const queued = this.#waiters;
     this.#queue = [];
@@ -301,8 +324,8 @@ export class Ledger implements AuditLedger {
   /** Resolves once nothing is queued or in flight (bounded). */
   async #drain(): Promise<void> {
     const deadline = performance.now() + 30_000;
-    while ((this.#queue.length > 0 || this.#inFlight) && performance.now() < deadline) {
-      if (!this.#inFlight) this.#flush();
+    while ((this.#queue.length > 0 || this.#inFlight > 0) && performance.now() < deadline) {
+      this.#flush();
       await new Promise((r) => setTimeout(r, 2));
     }
   }

@@ -7,6 +7,7 @@ import {
   hashFromHex,
   hashToHex,
   leafHash,
+  leafHashHex,
   MerkleFrontier,
   MerkleTree,
   nodeHash,
@@ -165,6 +166,12 @@ describe('hashes', () => {
     const [a, b] = [leafHash('a'), leafHash('b')];
     assert.deepEqual(nodeHash(a, b), refNode(a, b));
     assert.throws(() => nodeHash(a, b.subarray(1)), TypeError);
+  });
+
+  test('leafHashHex is leafHash as hex, without a Buffer', () => {
+    for (const s of ['', 'abc', 'é€\u{1F600}', '\uD800', 'x'.repeat(5000)]) {
+      assert.equal(leafHashHex(s), leafHash(s).toString('hex'));
+    }
   });
 
   test('the empty root is SHA-256 of nothing', () => {
@@ -450,6 +457,47 @@ describe('MerkleFrontier JSON', () => {
       assert.throws(() => MerkleFrontier.fromJSON(bad), TypeError, JSON.stringify(bad));
     }
     assert.equal(MerkleFrontier.fromJSON({ size: 0, nodes: [] }).size, 0);
+  });
+
+  test('pushHex appends as push does; rejects anything but 64 hex characters', () => {
+    const d = leaves(37, 6);
+    const f = new MerkleFrontier();
+    const g = new MerkleFrontier();
+    for (const h of d) {
+      f.push(h);
+      g.pushHex(h.toString('hex'));
+      assert.deepEqual(g.toJSON(), f.toJSON());
+    }
+    const hex = d[0]!.toString('hex');
+    for (const bad of [
+      '',
+      hex.slice(2),
+      `${hex}00`,
+      `zz${hex.slice(2)}`,
+      `${hex.slice(0, 62)}g0`,
+    ]) {
+      assert.throws(() => g.pushHex(bad), TypeError, bad);
+    }
+    assert.equal(g.size, 37);
+  });
+
+  test('pushSubtree of aligned perfect subtrees equals pushing their leaves', () => {
+    const d = leaves(100, 7);
+    for (const k of [1, 2, 4, 8, 16]) {
+      const joined = new MerkleFrontier();
+      for (let at = 0; at + k <= d.length; at += k) {
+        joined.pushSubtree(mth(d.slice(at, at + k)), k);
+        const direct = new MerkleFrontier();
+        for (const h of d.slice(0, at + k)) direct.push(h);
+        assert.deepEqual(joined.toJSON(), direct.toJSON(), `k=${k} at=${at}`);
+      }
+    }
+    const f = new MerkleFrontier();
+    f.push(d[0]!);
+    assert.throws(() => f.pushSubtree(mth(d.slice(0, 2)), 2), RangeError);
+    assert.throws(() => f.pushSubtree(d[1]!, 3), RangeError);
+    assert.throws(() => f.pushSubtree(Buffer.alloc(31), 1), TypeError);
+    assert.equal(f.size, 1);
   });
 
   test('rejects leaves that are not 32-byte hashes', () => {

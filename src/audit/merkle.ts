@@ -54,6 +54,17 @@ export function leafHash(data: Uint8Array | string): Buffer {
 }
 
 /**
+ * {@link leafHash} of a string, as lowercase hex, without a Buffer in between (the ledger's hot
+ * path: every event is hashed once when written and once when verified).
+ *
+ * @example
+ * leafHashHex(''); // '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d'
+ */
+export function leafHashHex(data: string): string {
+  return hash('sha256', `\0${data}`, 'hex');
+}
+
+/**
  * Hashes an interior node: SHA-256(0x01 || left || right). Both children must be 32 bytes.
  *
  * @example
@@ -211,14 +222,55 @@ export class MerkleFrontier {
   push(leaf: Uint8Array): void {
     assertHash(leaf, 'leaf hash');
     if (this.#size === Number.MAX_SAFE_INTEGER) throw new RangeError('merkle: tree is full');
+    this.#stack.set(leaf, this.#count * HASH_SIZE);
+    this.#merge();
+  }
+
+  /**
+   * Appends a leaf hash given as 64 hex characters, without a Buffer in between.
+   *
+   * @example
+   * frontier.pushHex(leafHashHex(canonicalBody));
+   */
+  pushHex(leaf: string): void {
+    if (this.#size === Number.MAX_SAFE_INTEGER) throw new RangeError('merkle: tree is full');
+    const at = this.#count * HASH_SIZE;
+    if (
+      leaf.length !== 2 * HASH_SIZE ||
+      this.#stack.write(leaf, at, HASH_SIZE, 'hex') !== HASH_SIZE
+    ) {
+      throw new TypeError('merkle: leaf hash must be 64 hex characters');
+    }
+    this.#merge();
+  }
+
+  /**
+   * Appends a perfect subtree of `leaves` leaves (a power of two) by its root, as if its leaves
+   * were pushed one by one. The size must be a multiple of `leaves`. Lets a verifier that hashed
+   * aligned ranges of a log in parallel join their roots.
+   *
+   * @example
+   * left.pushSubtree(right.root(), right.size); // right: a frontier over 2^k leaves
+   */
+  pushSubtree(root: Uint8Array, leaves: number): void {
+    assertHash(root, 'subtree root');
+    if (!isSize(leaves) || popcount(leaves) !== 1 || this.#size % leaves !== 0) {
+      throw new RangeError('merkle: a subtree has 2^k leaves and starts at a multiple of 2^k');
+    }
+    if (this.#size > Number.MAX_SAFE_INTEGER - leaves) throw new RangeError('merkle: tree is full');
+    this.#stack.set(root, this.#count * HASH_SIZE);
+    this.#merge(leaves);
+  }
+
+  /** Folds the subtree just written on top of the stack into the bigger ones it completes. */
+  #merge(leaves = 1): void {
     let top = this.#count;
-    this.#stack.set(leaf, top * HASH_SIZE);
-    for (let s = this.#size; s % 2 === 1; s = (s - 1) / 2) {
+    for (let s = this.#size / leaves; s % 2 === 1; s = (s - 1) / 2) {
       top--;
       nodeHashInto(this.#stack, top * HASH_SIZE, this.#stack, top * HASH_SIZE);
     }
     this.#count = top + 1;
-    this.#size++;
+    this.#size += leaves;
   }
 
   /**

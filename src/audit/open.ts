@@ -16,6 +16,7 @@ import { SqlitePort } from './sqlite-port.ts';
 import { LEDGER_FILE_NAME, SqliteStoreReader } from './sqlite-store.ts';
 import type { LedgerReader } from './store.ts';
 import { type VerifyResult, verifyLedger } from './verify.ts';
+import { type ParallelVerifyOptions, verifyLedgerParallel } from './verify-parallel.ts';
 
 export type AuditConfig = AirlockConfig['audit'];
 
@@ -93,6 +94,14 @@ export function localPublicKey(audit: AuditConfig, dataDir: string): KeyObject |
   return createPublicKey(loadOrCreateSigningKey(file).publicKeyPem);
 }
 
+export interface VerifyStoreOptions {
+  /**
+   * Spread a large embedded ledger over worker threads (default), with these settings, or
+   * `false` for one pass on this thread. The result is the same either way.
+   */
+  readonly parallel?: ParallelVerifyOptions | false;
+}
+
 /**
  * Verifies the configured store end to end, against the newest checkpoint kept next to the key.
  *
@@ -103,6 +112,7 @@ export async function verifyStore(
   audit: AuditConfig,
   dataDir: string,
   keys: readonly KeyObject[],
+  options: VerifyStoreOptions = {},
 ): Promise<VerifyResult> {
   const reader = await openReader(audit, dataDir);
   try {
@@ -110,14 +120,19 @@ export async function verifyStore(
     if (info === null)
       return { ok: false, seq: 0, problem: 'malformed', reason: 'no ledger found' };
     const latest = readLatestCheckpoint(latestCheckpointPath(signingKeyFile(audit, dataDir)));
+    const context = { origin: info.origin, keys, pruned: info.pruned, latest };
+    if (reader instanceof SqliteStoreReader && options.parallel !== false) {
+      const parallel = {
+        ...context,
+        path: join(dataDir, LEDGER_FILE_NAME),
+        // Read after the checkpoint file: every checkpoint it can name is already in the log.
+        lastSeq: await reader.lastSeq(),
+        rowsFrom: (seq: number) => reader.rows(seq),
+      };
+      return await verifyLedgerParallel(parallel, options.parallel);
+    }
     const first = (info.pruned?.throughSeq ?? 0) + 1;
-    return await verifyLedger({
-      rows: reader.rows(first),
-      origin: info.origin,
-      keys,
-      pruned: info.pruned,
-      latest,
-    });
+    return await verifyLedger({ ...context, rows: reader.rows(first) });
   } finally {
     await reader.close();
   }

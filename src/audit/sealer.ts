@@ -63,7 +63,7 @@ export function sealBatch(start: LedgerHead, items: readonly SealItem[], ctx: Se
   const push = (p: PreparedEvent): number => {
     const row = sealEvent(p, size + 1, lastHash);
     rows.push(row);
-    frontier.push(Buffer.from(row.leaf, 'hex'));
+    frontier.pushHex(row.leaf);
     size = row.seq;
     lastHash = row.hash;
     return size;

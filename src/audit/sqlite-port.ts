@@ -5,10 +5,12 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
-import { type SealItem, toSealItem, toSealItems } from './sealer.ts';
+import type { Worker } from 'node:worker_threads';
+import { toSealItem, toSealItems } from './sealer.ts';
+import { encodeSealItems } from './sqlite-wire.ts';
 import type { FromWorker, ToWorker, WorkerInit, WorkerItem } from './sqlite-worker.ts';
 import type { LedgerWriterPort, WriteResults } from './store.ts';
+import { startAuditWorker } from './worker-start.ts';
 
 export interface SqlitePortOptions {
   readonly path: string;
@@ -20,15 +22,6 @@ export interface SqlitePortOptions {
   readonly latestCheckpointFile?: string | undefined;
   /** Tests only: the first worker dies inside its Nth transaction, before COMMIT. */
   readonly crashOnTransaction?: number | undefined;
-}
-
-function cloneableOrRefused(item: SealItem): SealItem {
-  try {
-    structuredClone(item);
-    return item;
-  } catch {
-    return { refused: 'invalid audit event: not serialisable' };
-  }
 }
 
 interface Pending {
@@ -47,27 +40,21 @@ interface Handle {
 }
 
 /**
- * Workers inherit the parent's execArgv, and an inherited `--input-type` (as in
- * `node --input-type=module -e ...`) makes a worker started from a file fail. An explicit list is
- * not a fix: it is validated against worker-safe flags, and under `node --test` the inherited
- * flags include some that `new Worker` then refuses. So start that worker with no flags at all.
- */
-function workerExecArgv(): { execArgv?: string[] } {
-  return process.execArgv.some((a) => a.startsWith('--input-type')) ? { execArgv: [] } : {};
-}
-
-/**
  * @example
  * const port = new SqlitePort({ path, sync: 'full', busyTimeoutMs: 5000, writeTimeoutMs: 15000 });
  * const [seq] = await port.write([{ type: 'session.started', time: Date.now() }]);
  */
 export class SqlitePort implements LedgerWriterPort {
+  /** The writer thread commits whatever has arrived in one transaction (group commit). */
+  readonly maxInFlight = 16;
   readonly #options: SqlitePortOptions;
   #crashOnTransaction: number | undefined;
   #handle: Handle | undefined;
   #nextId = 1;
   /** Workers started, including the first. */
   workerStarts = 0;
+  /** Transactions the writer threads committed. */
+  commits = 0;
 
   constructor(options: SqlitePortOptions) {
     this.#options = options;
@@ -83,13 +70,8 @@ export class SqlitePort implements LedgerWriterPort {
   }
 
   write(events: readonly WorkerItem[]): Promise<WriteResults> {
-    const items = toSealItems(events);
-    try {
-      return this.#send((id) => ({ t: 'batch', id, items }));
-    } catch {
-      // A value that cannot cross to the worker fails only its own event, not the whole batch.
-      return this.#send((id) => ({ t: 'batch', id, items: items.map(cloneableOrRefused) }));
-    }
+    const items = encodeSealItems(toSealItems(events));
+    return this.#send((id) => ({ t: 'batch', id, items }));
   }
 
   async prune(beforeMs: number, time: number): Promise<number> {
@@ -124,7 +106,6 @@ export class SqlitePort implements LedgerWriterPort {
 
   #ensure(): Handle {
     if (this.#handle !== undefined && !this.#handle.dead) return this.#handle;
-    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
     const init: WorkerInit = {
       airlockLedgerWorker: true,
       path: this.#options.path,
@@ -135,10 +116,7 @@ export class SqlitePort implements LedgerWriterPort {
       crashOnTransaction: this.#crashOnTransaction,
     };
     this.#crashOnTransaction = undefined;
-    const worker = new Worker(new URL(`./sqlite-worker.${ext}`, import.meta.url), {
-      workerData: init,
-      ...workerExecArgv(),
-    });
+    const worker = startAuditWorker('sqlite-worker', init);
     const { promise: exited, resolve } = Promise.withResolvers<void>();
     const h: Handle = {
       worker,
@@ -165,6 +143,7 @@ export class SqlitePort implements LedgerWriterPort {
       this.#fail(h, new Error(m.reason));
       return;
     }
+    this.commits += m.commits;
     for (const r of m.results) {
       const p = h.pending.get(r.id);
       h.pending.delete(r.id);

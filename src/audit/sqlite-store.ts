@@ -34,7 +34,6 @@ import {
   prunedToJson,
   type RuleHit,
   relatedQuery,
-  rowValues,
   ruleHitsQuery,
   type SqlEventRow,
   sqlitePlaceholder,
@@ -139,7 +138,7 @@ export class SqliteStoreWriter {
         origin: this.#origin,
         signer: this.#options.signer,
       });
-      for (const row of sealed.rows) this.#stmt.insert.run(...rowValues(row));
+      for (const row of sealed.rows) insertRow(this.#stmt.insert, row);
       this.#setHead(sealed.head);
       checkpoints = sealed.checkpoints;
       return sealed.results;
@@ -167,7 +166,7 @@ export class SqliteStoreWriter {
         [prepareEvent({ type: 'ledger.pruned', time, data })],
         { origin: this.#origin },
       );
-      for (const row of sealed.rows) this.#stmt.insert.run(...rowValues(row));
+      for (const row of sealed.rows) insertRow(this.#stmt.insert, row);
       this.#setHead(sealed.head);
       return plan.throughSeq;
     });
@@ -320,6 +319,26 @@ export class SqliteStoreWriter {
   }
 }
 
+/** Binds `EVENT_COLUMNS` in order (no array per row: this runs for every event). */
+function insertRow(insert: StatementSync, r: EventRow): void {
+  insert.run(
+    r.seq,
+    r.time,
+    r.type,
+    r.sessionId,
+    r.connection,
+    r.identity,
+    r.owner,
+    r.commandId,
+    r.decision,
+    r.tables,
+    r.body,
+    r.leaf,
+    r.prevHash,
+    r.hash,
+  );
+}
+
 function metaValue(db: DatabaseSync, key: string): string | undefined {
   const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
     | { value: string }
@@ -345,7 +364,72 @@ function fileIdentity(path: string): { dev: bigint; ino: bigint } {
   return { dev: st.dev, ino: st.ino };
 }
 
-const PAGE = 5000;
+/** Rows per read when streaming the log (verify, export). */
+const ROWS_PAGE = 8192;
+
+const rowStatements = new WeakMap<DatabaseSync, StatementSync>();
+
+/**
+ * Up to `limit` rows with `fromSeq <= seq <= toSeq` in seq order. Read as arrays: node:sqlite
+ * builds an object per row with a property per column, which costs more than the row itself.
+ *
+ * @example
+ * const page = readRows(db, 1, 8192, 8192);
+ */
+export function readRows(
+  db: DatabaseSync,
+  fromSeq: number,
+  toSeq: number,
+  limit: number,
+): EventRow[] {
+  let stmt = rowStatements.get(db);
+  if (stmt === undefined) {
+    stmt = db.prepare(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
+    );
+    stmt.setReturnArrays(true);
+    rowStatements.set(db, stmt);
+  }
+  const rows = stmt.all(fromSeq, toSeq, limit) as unknown as SqlRowValues[];
+  return rows.map(eventRowOf);
+}
+
+/** A row of `EVENT_COLUMNS` as an array. */
+type SqlRowValues = [
+  number,
+  number,
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string,
+  string,
+  string,
+  string,
+];
+
+function eventRowOf(v: SqlRowValues): EventRow {
+  return {
+    seq: v[0],
+    time: v[1],
+    type: v[2],
+    sessionId: v[3],
+    connection: v[4],
+    identity: v[5],
+    owner: v[6],
+    commandId: v[7],
+    decision: v[8],
+    tables: v[9],
+    body: v[10],
+    leaf: v[11],
+    prevHash: v[12],
+    hash: v[13],
+  };
+}
 
 /**
  * Read-only access over a lazily opened connection of its own. Every method is synchronous
@@ -406,14 +490,21 @@ export class SqliteStoreReader implements LedgerReader {
   }
 
   async *rows(fromSeq: number, toSeq = Number.MAX_SAFE_INTEGER): AsyncIterable<EventRow> {
-    const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ${PAGE}`;
     let next = fromSeq;
     for (;;) {
-      const page = this.#rows({ sql, params: [next, toSeq] });
-      for (const r of page) yield toEventRow(r);
-      if (page.length < PAGE) return;
-      next = Number(page.at(-1)?.seq) + 1;
+      const page = this.#guard((db) => readRows(db, next, toSeq, ROWS_PAGE));
+      for (const r of page) yield r;
+      if (page.length < ROWS_PAGE) return;
+      next = (page.at(-1)?.seq ?? toSeq) + 1;
     }
+  }
+
+  /** The newest stored seq, 0 when there is none. */
+  async lastSeq(): Promise<number> {
+    const row = this.#all('SELECT MAX(seq) AS seq FROM events', [])[0] as
+      | { seq: number | null }
+      | undefined;
+    return row?.seq ?? 0;
   }
 
   async seqAt(timeMs: number, edge: 'first-at-or-after' | 'last-before'): Promise<number | null> {
@@ -441,15 +532,21 @@ export class SqliteStoreReader implements LedgerReader {
   }
 
   #all(sql: string, params: SQLInputValue[]): Record<string, unknown>[] {
-    try {
-      const db = this.#open();
-      if (db === undefined) return [];
+    return this.#guard((db) => {
       let stmt = this.#statements.get(sql);
       if (stmt === undefined) {
         stmt = db.prepare(sql);
         this.#statements.set(sql, stmt);
       }
       return stmt.all(...params);
+    });
+  }
+
+  /** Runs a read on the open database (none: empty); a failure closes it for the next try. */
+  #guard<T>(read: (db: DatabaseSync) => T[]): T[] {
+    try {
+      const db = this.#open();
+      return db === undefined ? [] : read(db);
     } catch (err) {
       void this.close();
       throw err;

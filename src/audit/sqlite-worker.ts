@@ -11,8 +11,9 @@ import {
   workerData,
 } from 'node:worker_threads';
 import { loadOrCreateSigningKey } from './checkpoint.ts';
-import { describeError, type SealItem } from './sealer.ts';
+import { describeError } from './sealer.ts';
 import { SqliteStoreWriter } from './sqlite-store.ts';
+import { decodeSealItems, type SealWire } from './sqlite-wire.ts';
 import type { LedgerItem } from './store.ts';
 
 export type WorkerItem = LedgerItem;
@@ -22,7 +23,8 @@ export type ToWorker =
   | {
       readonly t: 'batch';
       readonly id: number;
-      readonly items: readonly SealItem[];
+      /** The batch's items as `encodeSealItems` wrote them. */
+      readonly items: SealWire;
     }
   | { readonly t: 'prune'; readonly id: number; readonly beforeMs: number; readonly time: number }
   | { readonly t: 'close' };
@@ -35,7 +37,12 @@ export interface BatchResult {
 
 /** Worker to main thread. `failed` is the worker's last message: it closes and exits after it. */
 export type FromWorker =
-  | { readonly t: 'ack'; readonly results: readonly BatchResult[]; readonly events: number }
+  | {
+      readonly t: 'ack';
+      readonly results: readonly BatchResult[];
+      readonly events: number;
+      readonly commits: number;
+    }
   | { readonly t: 'failed'; readonly reason: string };
 
 export interface WorkerInit {
@@ -52,9 +59,11 @@ export interface WorkerInit {
 type Job = Exclude<ToWorker, { t: 'close' }>;
 
 function runJobs(writer: SqliteStoreWriter, jobs: readonly Job[]): FromWorker {
-  const batches = jobs.filter((j) => j.t === 'batch');
-  const all = batches.flatMap((b) => b.items);
-  const seqs = writer.write(all);
+  const before = writer.transactions;
+  const batches = jobs
+    .filter((j) => j.t === 'batch')
+    .map((b) => ({ id: b.id, items: decodeSealItems(b.items) }));
+  const seqs = writer.write(batches.flatMap((b) => b.items));
   const results: BatchResult[] = [];
   let at = 0;
   for (const b of batches) {
@@ -65,7 +74,7 @@ function runJobs(writer: SqliteStoreWriter, jobs: readonly Job[]): FromWorker {
     if (j.t === 'prune') results.push({ id: j.id, seqs: [writer.prune(j.beforeMs, j.time)] });
   }
   const events = seqs.filter((s) => typeof s === 'number' && s > 0).length;
-  return { t: 'ack', results, events };
+  return { t: 'ack', results, events, commits: writer.transactions - before };
 }
 
 function runWorker(init: WorkerInit, port: MessagePort): void {

@@ -108,6 +108,13 @@ export type LedgerItem =
 export interface LedgerWriterPort {
   write(items: readonly LedgerItem[]): Promise<WriteResults>;
   /**
+   * How many writes may be in flight at once (default 1). A port that takes more applies them in
+   * order and may commit several in one transaction.
+   */
+  readonly maxInFlight?: number;
+  /** Transactions committed, when the port merges writes (else one per write is assumed). */
+  readonly commits?: number;
+  /**
    * Optional: serialise an event as soon as it is appended, so that the work overlaps the commit
    * of the batch in flight instead of delaying the next one.
    */

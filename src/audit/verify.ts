@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH } from './canonical.ts';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.ts';
 import { chainLink, columnMismatch, type EventRow, type StoredBody } from './event-codec.ts';
-import { leafHash, MerkleFrontier } from './merkle.ts';
+import { leafHashHex, MerkleFrontier } from './merkle.ts';
 import type { PrunedState } from './store.ts';
 
 export type Problem =
@@ -48,6 +48,9 @@ export interface VerifyInput {
   readonly latest?: unknown;
 }
 
+/** Everything a pass needs but the rows. */
+export type VerifyContext = Omit<VerifyInput, 'rows'>;
+
 /** A verification failure at a seq; thrown inside verifiers and turned into a result. */
 export class Failure extends Error {
   readonly seq: number;
@@ -60,19 +63,41 @@ export class Failure extends Error {
 }
 
 /**
+ * Where a pass over the rows stands: everything before `expected` has verified. A pass can start
+ * from a state that another verifier reached (see verify-parallel.ts).
+ */
+export interface VerifyState {
+  /** The seq the next row must have. */
+  expected: number;
+  /** The chain hash of the row before it. */
+  prev: string;
+  /** The Merkle frontier over every leaf before it. */
+  frontier: MerkleFrontier;
+  /** Checkpoint events verified so far. */
+  checkpoints: number;
+  /** The root at the newest kept checkpoint's size, once the pass has gone past that size. */
+  latestRoot: string | undefined;
+}
+
+/**
  * @example
  * const r = await verifyLedger({ rows: reader.rows(1), origin, keys: [publicKey], latest });
  * if (!r.ok) console.error(`seq ${r.seq}: ${r.problem}: ${r.reason}`);
  */
-export async function verifyLedger(input: VerifyInput): Promise<VerifyResult> {
+export async function verifyLedger(input: VerifyInput, from?: VerifyState): Promise<VerifyResult> {
   try {
-    return await run(input);
+    return await run(input, from);
   } catch (err) {
-    if (err instanceof Failure) {
-      return { ok: false, seq: err.seq, problem: err.problem, reason: err.message };
-    }
-    throw err;
+    const failed = failureResult(err);
+    if (failed === undefined) throw err;
+    return failed;
   }
+}
+
+/** The result for a thrown {@link Failure}; undefined for anything else. */
+export function failureResult(err: unknown): VerifyResult | undefined {
+  if (!(err instanceof Failure)) return undefined;
+  return { ok: false, seq: err.seq, problem: err.problem, reason: err.message };
 }
 
 /** Checks a checkpoint's signature with whichever trusted key its keyId names. */
@@ -96,51 +121,68 @@ export function checkSignature(
   throw new Failure(seq, 'bad signature', `checkpoint signature does not verify: ${reason}`);
 }
 
-async function run(input: VerifyInput): Promise<VerifyResult> {
-  const state = startState(input);
-  const latest = input.latest ? checkSignature(input.latest, input.keys, input.origin, 0) : null;
-  let latestRoot: string | undefined;
-  let checkpoints = 0;
+async function run(input: VerifyInput, from?: VerifyState): Promise<VerifyResult> {
+  const state = from ?? startState(input);
+  const latest = latestCheckpoint(input);
   for await (const row of input.rows) {
     const body = checkRow(row, state.expected, state.prev);
     if (latest !== null && state.frontier.size === latest.treeSize) {
-      latestRoot = state.frontier.root().toString('hex');
+      state.latestRoot = state.frontier.root().toString('hex');
     }
     if (body.type === 'ledger.checkpointed') {
       checkCheckpointEvent(body, row.seq, state.frontier, input);
-      checkpoints++;
+      state.checkpoints++;
     }
-    state.frontier.push(Buffer.from(row.leaf, 'hex'));
+    state.frontier.pushHex(row.leaf);
     state.prev = row.hash;
     state.expected++;
   }
-  const size = state.expected - 1;
-  if (latest !== null)
-    checkLatest(latest, size, latestRoot ?? state.frontier.root().toString('hex'));
-  return {
-    ok: true,
-    events: size - (input.pruned?.throughSeq ?? 0),
-    checkpoints,
-    treeSize: size,
-    rootHash: state.frontier.root().toString('hex'),
-  };
+  return finish(input, latest, state);
 }
 
-function startState(input: VerifyInput) {
+/** The newest checkpoint kept apart from the log, once its signature has verified. */
+export function latestCheckpoint(input: VerifyContext): Checkpoint | null {
+  return input.latest ? checkSignature(input.latest, input.keys, input.origin, 0) : null;
+}
+
+/** Checks the end of the log against the newest kept checkpoint; the result of a whole pass. */
+export function finish(input: VerifyContext, latest: Checkpoint | null, state: VerifyState) {
+  const size = state.expected - 1;
+  const root = state.frontier.root().toString('hex');
+  if (latest !== null) checkLatest(latest, size, state.latestRoot ?? root);
+  const result: VerifyResult = {
+    ok: true,
+    events: size - (input.pruned?.throughSeq ?? 0),
+    checkpoints: state.checkpoints,
+    treeSize: size,
+    rootHash: root,
+  };
+  return result;
+}
+
+/** The state before the first stored row, once the pruned prefix has verified. */
+export function startState(input: VerifyContext): VerifyState {
   const p = input.pruned;
+  const fresh = { checkpoints: 0, latestRoot: undefined };
   if (p === null || p === undefined) {
-    return { expected: 1, prev: GENESIS_HASH, frontier: new MerkleFrontier() };
+    return { ...fresh, expected: 1, prev: GENESIS_HASH, frontier: new MerkleFrontier() };
   }
   const cp = checkSignature(p.checkpoint, input.keys, input.origin, p.throughSeq);
   const root = p.frontier.root().toString('hex');
   if (p.frontier.size !== p.throughSeq || cp.treeSize !== p.throughSeq || cp.rootHash !== root) {
     throw new Failure(p.throughSeq, 'altered', 'the pruned prefix does not match its checkpoint');
   }
-  return { expected: p.throughSeq + 1, prev: p.lastHash, frontier: p.frontier.clone() };
+  return { ...fresh, expected: p.throughSeq + 1, prev: p.lastHash, frontier: p.frontier.clone() };
 }
 
-/** Verifies one row in place; returns its parsed body. */
-function checkRow(row: EventRow, expected: number, prev: string): StoredBody {
+/**
+ * Verifies one row on its own and its link to `prev`; returns its parsed body. Throws a
+ * {@link Failure} naming the first problem.
+ *
+ * @example
+ * const body = checkRow(row, state.expected, state.prev);
+ */
+export function checkRow(row: EventRow, expected: number, prev: string): StoredBody {
   if (row.seq > expected) {
     throw new Failure(
       expected,
@@ -157,7 +199,7 @@ function checkRow(row: EventRow, expected: number, prev: string): StoredBody {
   } catch {
     throw new Failure(row.seq, 'altered', 'the stored body is not JSON');
   }
-  if (leafHash(row.body).toString('hex') !== row.leaf) {
+  if (leafHashHex(row.body) !== row.leaf) {
     throw new Failure(row.seq, 'altered', 'the body does not hash to its leaf hash');
   }
   if (body.seq !== row.seq) {
@@ -172,11 +214,12 @@ function checkRow(row: EventRow, expected: number, prev: string): StoredBody {
   return body;
 }
 
-function checkCheckpointEvent(
-  body: StoredBody,
+/** Checks a `ledger.checkpointed` event against the root of everything before it. */
+export function checkCheckpointEvent(
+  body: Pick<StoredBody, 'data'>,
   seq: number,
   frontier: MerkleFrontier,
-  input: VerifyInput,
+  input: Pick<VerifyInput, 'keys' | 'origin'>,
 ): void {
   const cp = checkSignature(body.data, input.keys, input.origin, seq);
   if (cp.treeSize !== seq - 1) {

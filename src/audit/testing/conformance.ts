@@ -68,7 +68,16 @@ const keysOf = (f: StoreFixture): KeyObject[] => {
   return [key];
 };
 
-const verify = (f: StoreFixture, keys = keysOf(f)) => verifyStore(f.audit, f.dataDir, keys);
+/** Chunks of two events on two workers, so that every tamper case crosses chunk boundaries. */
+const parallel = { workers: 2, chunkLeaves: 2, minEvents: 0 } as const;
+
+/** Verifies in one pass and (embedded store) in parallel chunks; both must say the same. */
+const verify = async (f: StoreFixture, keys = keysOf(f)) => {
+  const r = await verifyStore(f.audit, f.dataDir, keys, { parallel: false });
+  const p = await verifyStore(f.audit, f.dataDir, keys, { parallel });
+  assert.deepEqual(p, r, 'the parallel verifier reports what the sequential one does');
+  return r;
+};
 
 /** Ten command events with tables, then a checkpoint: seqs 1..10, checkpoint at 11. */
 async function seed(f: StoreFixture, n = 10): Promise<Ledger> {
