@@ -10,7 +10,6 @@
 
 import { hash as digest } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
-import { leafHashHex } from './merkle.ts';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditEventInput } from './types.ts';
 
 /** Version of the body layout; bumped when the hashed bytes change meaning. */
@@ -107,8 +106,11 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
  * const row = sealEvent(prepareEvent(e), 1, GENESIS_HASH);
  */
 export function sealEvent(e: PreparedEvent, seq: number, prevHash: string): EventRow {
-  const body = e.head + seq + e.tail;
-  const leaf = leafHashHex(body);
+  // The leaf hash input (0x00 || body) is built once: hashing flattens it, and the body is then a
+  // slice of that flat string, so binding it to the INSERT does not copy the pieces again.
+  const prefixed = `\0${e.head}${seq}${e.tail}`;
+  const leaf = digest('sha256', prefixed, 'hex');
+  const body = prefixed.slice(1);
   return {
     time: e.time,
     type: e.type,

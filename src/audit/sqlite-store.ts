@@ -23,6 +23,13 @@ import {
   sealBatch,
 } from './sealer.ts';
 import {
+  forgetSessions,
+  initSessions,
+  migrateSessions,
+  SESSION_FILTER,
+  SessionIndex,
+} from './sqlite-sessions.ts';
+import {
   type BuiltQuery,
   buildEventQuery,
   commandRecords,
@@ -32,6 +39,7 @@ import {
   type PrunedState,
   prunedFromJson,
   prunedToJson,
+  type QueryOptions,
   type RuleHit,
   relatedQuery,
   ruleHitsQuery,
@@ -42,7 +50,8 @@ import {
 } from './store.ts';
 import type { AuditEvent, AuditFilter, CommandRecord } from './types.ts';
 
-export const LEDGER_SCHEMA_VERSION = 2;
+/** 3: sessions indexed behind the log (sqlite-sessions.ts); a version 2 ledger is migrated. */
+export const LEDGER_SCHEMA_VERSION = 3;
 export const LEDGER_FILE_NAME = 'ledger.db';
 
 export interface SqliteWriterOptions {
@@ -66,7 +75,6 @@ CREATE TABLE IF NOT EXISTS events(
   decision TEXT, tables TEXT, body TEXT NOT NULL, leaf TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_time_ms ON events(time_ms);
-CREATE INDEX IF NOT EXISTS events_session_id ON events(session_id);
 CREATE INDEX IF NOT EXISTS events_command_id ON events(command_id);
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
   BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;
@@ -93,6 +101,7 @@ export class SqliteStoreWriter {
   readonly #options: SqliteWriterOptions;
   readonly #origin: string;
   readonly #stmt: Record<'begin' | 'commit' | 'head' | 'setHead' | 'insert', StatementSync>;
+  readonly #sessions: SessionIndex;
   #cached: LedgerHead | undefined;
   #transactions = 0;
 
@@ -115,6 +124,7 @@ export class SqliteStoreWriter {
         ),
         insert: this.#db.prepare(INSERT),
       };
+      this.#sessions = new SessionIndex(this.#db);
     } catch (err) {
       this.#db.close();
       throw err;
@@ -139,6 +149,7 @@ export class SqliteStoreWriter {
         signer: this.#options.signer,
       });
       for (const row of sealed.rows) insertRow(this.#stmt.insert, row);
+      this.#sessions.catchUp(sealed.head.size);
       this.#setHead(sealed.head);
       checkpoints = sealed.checkpoints;
       return sealed.results;
@@ -153,6 +164,7 @@ export class SqliteStoreWriter {
       const plan = this.#prunePlan(beforeMs);
       if (plan === undefined) return 0;
       this.#db.exec('DROP TRIGGER events_no_delete');
+      forgetSessions(this.#db, plan.throughSeq);
       this.#db.prepare('DELETE FROM events WHERE seq <= ?').run(plan.throughSeq);
       this.#db.exec(NO_DELETE_TRIGGER);
       this.#db
@@ -302,9 +314,15 @@ export class SqliteStoreWriter {
       setDefault.run('schema_version', String(LEDGER_SCHEMA_VERSION));
       setDefault.run('origin', `airlock-ledger-${randomUUID()}`);
       const version = metaValue(this.#db, 'schema_version');
-      if (version !== String(LEDGER_SCHEMA_VERSION)) {
+      if (version === '2') {
+        migrateSessions(this.#db);
+        this.#db
+          .prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'")
+          .run(String(LEDGER_SCHEMA_VERSION));
+      } else if (version !== String(LEDGER_SCHEMA_VERSION)) {
         throw new Error(`unsupported ledger schema version ${String(version)}`);
       }
+      initSessions(this.#db);
       const h = headToStored(emptyHead());
       this.#db
         .prepare('INSERT INTO head VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING')
@@ -443,6 +461,7 @@ export class SqliteStoreReader implements LedgerReader {
   readonly #path: string;
   readonly #timeoutMs: number;
   #db: DatabaseSync | undefined;
+  #sessionFilter: string | undefined;
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(path: string, timeoutMs = 5000) {
@@ -470,7 +489,7 @@ export class SqliteStoreReader implements LedgerReader {
   }
 
   async query(filter: AuditFilter): Promise<AuditEvent[]> {
-    const rows = this.#rows(buildEventQuery(filter, sqlitePlaceholder));
+    const rows = this.#rows(buildEventQuery(filter, sqlitePlaceholder, this.#queryOptions()));
     if (filter.limit !== undefined) rows.reverse();
     return rows.map((r) => eventOfRow(toEventRow(r)));
   }
@@ -481,6 +500,7 @@ export class SqliteStoreReader implements LedgerReader {
       sqlitePlaceholder,
       async (q) => this.#rows(q),
       async (ids) => this.#rows(relatedQuery(ids, sqlitePlaceholder)),
+      this.#queryOptions(),
     );
   }
 
@@ -564,7 +584,14 @@ export class SqliteStoreReader implements LedgerReader {
       return undefined;
     }
     db.exec('PRAGMA case_sensitive_like = ON');
+    // Until a writer has migrated it, a version 2 ledger still has its index on session_id.
+    this.#sessionFilter = metaValue(db, 'schema_version') === '2' ? undefined : SESSION_FILTER;
     this.#db = db;
     return db;
+  }
+
+  #queryOptions(): QueryOptions {
+    this.#open();
+    return { sessionFilter: this.#sessionFilter };
   }
 }

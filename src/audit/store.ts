@@ -197,6 +197,11 @@ export interface BuiltQuery {
   readonly params: (string | number)[];
 }
 
+/** How a store finds one session's events, when not by `session_id = ?` (one `?` per use). */
+export interface QueryOptions {
+  readonly sessionFilter?: string | undefined;
+}
+
 /**
  * `SELECT` over the events table for a filter; with `limit`, the newest `limit` rows (the caller
  * reverses them into seq order).
@@ -204,7 +209,11 @@ export interface BuiltQuery {
  * @example
  * const { sql, params } = buildEventQuery({ table: 'patients', access: 'write' }, sqlitePlaceholder);
  */
-export function buildEventQuery(f: AuditFilter, ph: Placeholder, table = 'events'): BuiltQuery {
+export function buildEventQuery(
+  f: AuditFilter,
+  ph: Placeholder,
+  options: QueryOptions = {},
+): BuiltQuery {
   const where: string[] = [];
   const params: (string | number)[] = [];
   const add = (sql: string, ...values: (string | number)[]): void => {
@@ -218,7 +227,16 @@ export function buildEventQuery(f: AuditFilter, ph: Placeholder, table = 'events
   if (f.connection !== undefined) add('connection = ?', f.connection);
   if (f.identity !== undefined) add('(identity = ? OR owner = ?)', f.identity, f.identity);
   if (f.owner !== undefined) add('owner = ?', f.owner);
-  if (f.sessionId !== undefined) add('session_id = ?', f.sessionId);
+  if (f.sessionId !== undefined) {
+    const sql = options.sessionFilter ?? 'session_id = ?';
+    add(
+      sql,
+      ...sql
+        .split('?')
+        .slice(1)
+        .map(() => f.sessionId as string),
+    );
+  }
   if (f.commandId !== undefined) add('command_id = ?', f.commandId);
   if (f.causedBy !== undefined) {
     // Canonical JSON: `"causedBy":"c_…"` can only be the key itself (quotes inside strings are
@@ -234,7 +252,7 @@ export function buildEventQuery(f: AuditFilter, ph: Placeholder, table = 'events
   if (f.since !== undefined) add('time_ms >= ?', f.since);
   if (f.until !== undefined) add('time_ms < ?', f.until);
   const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-  const base = `SELECT ${EVENT_COLUMNS} FROM ${table}${clause}`;
+  const base = `SELECT ${EVENT_COLUMNS} FROM events${clause}`;
   if (f.limit === undefined || !Number.isFinite(f.limit)) {
     return { sql: `${base} ORDER BY seq`, params };
   }
@@ -267,8 +285,9 @@ export async function commandRecords(
   ph: Placeholder,
   run: (q: BuiltQuery) => Promise<SqlEventRow[]>,
   related: (commandIds: string[]) => Promise<SqlEventRow[]>,
+  options: QueryOptions = {},
 ): Promise<CommandRecord[]> {
-  const q = buildEventQuery({ ...f, types: ['command.requested', 'llm.requested'] }, ph);
+  const q = buildEventQuery({ ...f, types: ['command.requested', 'llm.requested'] }, ph, options);
   const requests = await run(q);
   if (f.limit !== undefined) requests.reverse();
   const ids = requests.map((r) => r.command_id).filter((id): id is string => id !== null);
