@@ -13,7 +13,8 @@ import { latestCheckpointPath, readLatestCheckpoint } from './latest-checkpoint.
 import { Ledger } from './ledger.ts';
 import { PostgresStore } from './postgres-store.ts';
 import { SqlitePort } from './sqlite-port.ts';
-import { LEDGER_FILE_NAME, SqliteStoreReader } from './sqlite-store.ts';
+import { SqliteStoreReader } from './sqlite-reader.ts';
+import { LEDGER_FILE_NAME } from './sqlite-store.ts';
 import type { LedgerReader } from './store.ts';
 import { type VerifyResult, verifyLedger } from './verify.ts';
 import { type ParallelVerifyOptions, verifyLedgerParallel } from './verify-parallel.ts';

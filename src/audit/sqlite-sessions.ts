@@ -62,7 +62,13 @@ export class SessionIndex {
   }
 }
 
-/** Removes the entries of events about to be pruned (call before deleting them). */
+/**
+ * Removes the entries of events about to be pruned (call before deleting them).
+ *
+ * @example
+ * forgetSessions(db, plan.throughSeq);
+ * db.prepare('DELETE FROM events WHERE seq <= ?').run(plan.throughSeq);
+ */
 export function forgetSessions(db: DatabaseSync, throughSeq: number): void {
   db.prepare(`DELETE FROM session_events WHERE (session_id, seq) IN
     (SELECT session_id, seq FROM events WHERE seq <= ? AND session_id IS NOT NULL)`).run(
@@ -73,6 +79,9 @@ export function forgetSessions(db: DatabaseSync, throughSeq: number): void {
 /**
  * Schema version 2 to 3: moves the session index of an existing ledger into `session_events`
  * (one pass over the log, inside the caller's transaction) and drops `events_session_id`.
+ *
+ * @example
+ * if (metaValue(db, 'schema_version') === '2') migrateSessions(db);
  */
 export function migrateSessions(db: DatabaseSync): void {
   db.exec(SESSIONS_SCHEMA);
@@ -85,7 +94,12 @@ export function migrateSessions(db: DatabaseSync): void {
   db.exec('DROP INDEX IF EXISTS events_session_id');
 }
 
-/** Version 3 starts with nothing indexed. */
+/**
+ * Creates `session_events` for a new ledger; version 3 starts with nothing indexed.
+ *
+ * @example
+ * initSessions(db); // inside the schema transaction
+ */
 export function initSessions(db: DatabaseSync): void {
   db.exec(SESSIONS_SCHEMA);
   db.prepare(

@@ -43,7 +43,12 @@ export function encodeSealItems(items: readonly SealItem[]): SealWire {
   return wire;
 }
 
-/** Reads what {@link encodeSealItems} wrote; throws on anything else. */
+/**
+ * Reads what {@link encodeSealItems} wrote; throws on anything else.
+ *
+ * @example
+ * const items = decodeSealItems(message.items);
+ */
 export function decodeSealItems(wire: readonly unknown[]): SealItem[] {
   const items: SealItem[] = [];
   let i = 0;

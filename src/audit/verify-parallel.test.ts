@@ -9,7 +9,7 @@ import { chainLink } from './event-codec.ts';
 import { latestCheckpointPath } from './latest-checkpoint.ts';
 import { leafHashHex } from './merkle.ts';
 import { localPublicKey, openLedger, signingKeyFile, verifyStore } from './open.ts';
-import { SqliteStoreReader } from './sqlite-store.ts';
+import { SqliteStoreReader } from './sqlite-reader.ts';
 import { auditConfig } from './testing/conformance.ts';
 import { verifyLedgerParallel } from './verify-parallel.ts';
 

@@ -5,7 +5,7 @@
 
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import { readRows } from './sqlite-store.ts';
+import { readRows } from './sqlite-reader.ts';
 import { type ChunkJob, checkChunk } from './verify-parallel.ts';
 
 interface VerifyWorkerInit {

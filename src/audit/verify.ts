@@ -94,7 +94,13 @@ export async function verifyLedger(input: VerifyInput, from?: VerifyState): Prom
   }
 }
 
-/** The result for a thrown {@link Failure}; undefined for anything else. */
+/**
+ * The result for a thrown {@link Failure}; undefined for anything else.
+ *
+ * @example
+ * const result = failureResult(err);
+ * if (result === undefined) throw err;
+ */
 export function failureResult(err: unknown): VerifyResult | undefined {
   if (!(err instanceof Failure)) return undefined;
   return { ok: false, seq: err.seq, problem: err.problem, reason: err.message };
@@ -140,12 +146,22 @@ async function run(input: VerifyInput, from?: VerifyState): Promise<VerifyResult
   return finish(input, latest, state);
 }
 
-/** The newest checkpoint kept apart from the log, once its signature has verified. */
+/**
+ * The newest checkpoint kept apart from the log, once its signature has verified.
+ *
+ * @example
+ * const latest = latestCheckpoint({ origin, keys, latest: readLatestCheckpoint(file) });
+ */
 export function latestCheckpoint(input: VerifyContext): Checkpoint | null {
   return input.latest ? checkSignature(input.latest, input.keys, input.origin, 0) : null;
 }
 
-/** Checks the end of the log against the newest kept checkpoint; the result of a whole pass. */
+/**
+ * Checks the end of the log against the newest kept checkpoint; the result of a whole pass.
+ *
+ * @example
+ * return finish(input, latestCheckpoint(input), state);
+ */
 export function finish(input: VerifyContext, latest: Checkpoint | null, state: VerifyState) {
   const size = state.expected - 1;
   const root = state.frontier.root().toString('hex');
@@ -160,7 +176,12 @@ export function finish(input: VerifyContext, latest: Checkpoint | null, state: V
   return result;
 }
 
-/** The state before the first stored row, once the pruned prefix has verified. */
+/**
+ * The state before the first stored row, once the pruned prefix has verified.
+ *
+ * @example
+ * const state = startState({ origin, keys, pruned: info.pruned });
+ */
 export function startState(input: VerifyContext): VerifyState {
   const p = input.pruned;
   const fresh = { checkpoints: 0, latestRoot: undefined };
@@ -214,7 +235,12 @@ export function checkRow(row: EventRow, expected: number, prev: string): StoredB
   return body;
 }
 
-/** Checks a `ledger.checkpointed` event against the root of everything before it. */
+/**
+ * Checks a `ledger.checkpointed` event against the root of everything before it.
+ *
+ * @example
+ * checkCheckpointEvent(body, row.seq, frontierBeforeRow, { origin, keys });
+ */
 export function checkCheckpointEvent(
   body: Pick<StoredBody, 'data'>,
   seq: number,

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SqliteStoreReader } from '../../src/audit/sqlite-store.ts';
+import { SqliteStoreReader } from '../../src/audit/sqlite-reader.ts';
 import { run } from '../helpers/stack.ts';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PostgresStore } from '../../src/audit/postgres-store.ts';
-import { SqliteStoreReader } from '../../src/audit/sqlite-store.ts';
+import { SqliteStoreReader } from '../../src/audit/sqlite-reader.ts';
 import { type LocalPostgres, startLocalPostgres } from '../../src/demo/local-postgres.ts';
 import { airlockCli, gatewayClient, startGatewayProcess } from '../helpers/gateway-process.ts';
 
