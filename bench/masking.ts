@@ -15,20 +15,20 @@
  * Env: BENCH_ROWS (200000), BENCH_ROUNDS (5), BENCH_SECONDS (detector bench, 3). Everything
  * listens on 127.0.0.1 and stops by itself.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
 import { formatTable } from '../src/masking/detectors/testing/corpus.ts';
-import { freePort, spawnAirlock, waitForPort } from './lib/net.ts';
+import { benchToken, spawnAirlock } from './lib/airlock.ts';
+import { freePort, waitForPort } from './lib/net.ts';
 import { type DataRowBenchResult, runDataRowBench } from './masking-datarow.ts';
 import { type DetectorBenchResult, runDetectorBench } from './masking-detectors.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const ROOT = new URL('..', import.meta.url).pathname;
 const QUERY = 'SELECT * FROM people';
 
 const children: ChildProcess[] = [];
@@ -100,23 +100,8 @@ masking:
 connections:
 ${conn('plain')}${conn('columns')}${conn('types')}${conn('types_hash')}`,
   );
-  const cli = join(ROOT, 'src/cli/main.ts');
-  const token = execFileSync(process.execPath, [
-    cli,
-    'token',
-    'create',
-    '--config',
-    config,
-    '--owner',
-    'bench@example.com',
-    '--name',
-    'masking-bench',
-    '--purpose',
-    'benchmark',
-  ])
-    .toString()
-    .trim();
-  const child = spawnAirlock(cli, config);
+  const token = benchToken(config, 'masking-bench');
+  const child = spawnAirlock(config);
   children.push(child);
   await waitForPort(port, child, 'airlock', 150);
   return { port, token };

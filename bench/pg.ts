@@ -23,13 +23,13 @@ import {
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalPostgres } from '../src/demo/local-postgres.ts';
-import { freePort, spawnAirlock, waitForPort } from './lib/net.ts';
+import { benchToken, spawnAirlock } from './lib/airlock.ts';
+import { freePort, waitForPort } from './lib/net.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SCALE = Number(process.env.BENCH_SCALE ?? 10);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8').split(',').map(Number);
-const ROOT = new URL('..', import.meta.url).pathname;
 
 interface Target {
   readonly name: string;
@@ -164,23 +164,8 @@ connections:
     ssl: disable
 `,
   );
-  const cli = join(ROOT, 'src/cli/main.ts');
-  const token = execFileSync(process.execPath, [
-    cli,
-    'token',
-    'create',
-    '--config',
-    config,
-    '--owner',
-    'bench@example.com',
-    '--name',
-    'pgbench',
-    '--purpose',
-    'benchmark',
-  ])
-    .toString()
-    .trim();
-  const child = spawnAirlock(cli, config);
+  const token = benchToken(config, 'pgbench');
+  const child = spawnAirlock(config);
   children.push(child);
   await waitForPort(port, child, 'airlock', 100);
   return { port, token, pid: child.pid };

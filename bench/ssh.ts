@@ -22,14 +22,12 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { ensureOpenSsh } from '../scripts/ensure-openssh.ts';
 import { freePort, startSshd } from '../test/helpers/sshd.ts';
-import { spawnAirlock } from './lib/net.ts';
+import { AIRLOCK_CLI, spawnAirlock } from './lib/airlock.ts';
 
 const MB = Number(process.env.BENCH_SSH_MB ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTS = Number(process.env.BENCH_SSH_CONNECTS ?? 10);
 const EXECS = Number(process.env.BENCH_SSH_EXECS ?? 30);
-const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'src/cli/main.ts');
 
 interface Target {
   readonly name: string;
@@ -166,7 +164,7 @@ connections:
 `,
   );
   const cli = (args: string[]) =>
-    execFileSync(process.execPath, [CLI, ...args, '--config', config])
+    execFileSync(process.execPath, [AIRLOCK_CLI, ...args, '--config', config])
       .toString()
       .trim();
   const token = cli([
@@ -185,7 +183,7 @@ connections:
   const hostKey = cli(['ssh-host-key', 'show']);
   const knownHosts = join(dir, 'known_hosts_airlock');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey}\n`);
-  const child = spawnAirlock(CLI, config);
+  const child = spawnAirlock(config);
   children.push(child);
   await waitForPort(port, child);
   return { name: 'airlock', port, user: 'box', key, knownHosts };

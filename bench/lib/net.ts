@@ -1,5 +1,5 @@
 /** Loopback ports for the benches: a free one, and waiting for a child to bind its own. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** A port free on 127.0.0.1 right now. */
@@ -37,15 +37,4 @@ export async function waitForPort(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what} did not start listening on ${port}`);
-}
-
-/**
- * `node <flags> <cli> serve --config <config>`: the gateway under test, with the extra node flags
- * of BENCH_AIRLOCK_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") for profiling it alone.
- */
-export function spawnAirlock(cli: string, config: string): ChildProcess {
-  const nodeArgs = (process.env.BENCH_AIRLOCK_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawn(process.execPath, [...nodeArgs, cli, 'serve', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
 }
