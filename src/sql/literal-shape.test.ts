@@ -162,18 +162,24 @@ describe('analysis by shape', () => {
     ),
   );
 
+  /** Sixteen literals: the statement's `lit` slots take them in turn. */
+  const literals = fc.array(literal, { minLength: 16, maxLength: 16 });
+  const render = (
+    pieces: readonly ({ w: string } | { lit: boolean })[],
+    lits: readonly string[],
+    gap = ' ',
+  ) => pieces.map((p, i) => ('w' in p ? p.w : lits[i % lits.length])).join(gap);
+
   test('texts of one shape parse alike and are judged alike (property)', () => {
     fc.assert(
       fc.property(
         statement,
-        fc.array(literal, { minLength: 16, maxLength: 16 }),
-        fc.array(literal, { minLength: 16, maxLength: 16 }),
+        literals,
+        literals,
         fc.constantFrom(' ', '\n', '  '),
         (pieces, xs, ys, gap) => {
-          const render = (lits: string[]) =>
-            pieces.map((p, i) => ('w' in p ? p.w : lits[i % lits.length])).join(gap);
-          const a = render(xs);
-          const b = render(ys);
+          const a = render(pieces, xs, gap);
+          const b = render(pieces, ys, gap);
           const shape = literalShape(a);
           if (shape === undefined || shape !== literalShape(b)) return;
           assert.deepEqual(judged(fresh(a)), judged(fresh(b)), `${a}\n${b}`);
@@ -185,21 +191,14 @@ describe('analysis by shape', () => {
 
   test('a shared analysis is judged as a fresh parse would judge it (property)', () => {
     fc.assert(
-      fc.property(
-        statement,
-        fc.array(literal, { minLength: 16, maxLength: 16 }),
-        fc.array(literal, { minLength: 16, maxLength: 16 }),
-        (pieces, xs, ys) => {
-          const render = (lits: string[]) =>
-            pieces.map((p, i) => ('w' in p ? p.w : lits[i % lits.length])).join(' ');
-          const a = render(xs);
-          const b = render(ys);
-          clearSqlAnalysisCache();
-          analyzeSql(a);
-          const viaCache = analyzeSql(b);
-          assert.deepEqual(judged(viaCache), judged(fresh(b)), `${a}\n${b}`);
-        },
-      ),
+      fc.property(statement, literals, literals, (pieces, xs, ys) => {
+        const a = render(pieces, xs);
+        const b = render(pieces, ys);
+        clearSqlAnalysisCache();
+        analyzeSql(a);
+        const viaCache = analyzeSql(b);
+        assert.deepEqual(judged(viaCache), judged(fresh(b)), `${a}\n${b}`);
+      }),
       { numRuns: 400 },
     );
   });

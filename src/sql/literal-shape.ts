@@ -31,7 +31,7 @@ export function literalShape(text: string): string | undefined {
       i = identEnd(text, i + 1);
       if (i < n && text.charCodeAt(i) === QUOTE) return undefined; // E'…', B'…', N'…', typed
     } else if (c === QUOTE) {
-      const end = stringEnd(text, i + 1);
+      const end = quotedEnd(text, i + 1, QUOTE);
       if (end < 0 || text.charCodeAt(i - 1) === AMP) return undefined;
       out += text.slice(copied, i) + STRING_MARK;
       copied = i = end;
@@ -41,7 +41,7 @@ export function literalShape(text: string): string | undefined {
       out += text.slice(copied, i) + NUMBER_MARK;
       copied = i = end;
     } else if (c === DQUOTE) {
-      i = quotedIdentEnd(text, i + 1);
+      i = quotedEnd(text, i + 1, DQUOTE);
       if (i < 0) return undefined;
     } else if (c === DOLLAR) {
       // `$1` is a parameter; anything else starts a dollar quote.
@@ -93,24 +93,18 @@ function digitsEnd(text: string, from: number): number {
   return i;
 }
 
-/** After the opening quote: the index after the closing one, or -1 (unterminated, backslash). */
-function stringEnd(text: string, from: number): number {
+/**
+ * After an opening `'` or `"`: the index after the closing one (a doubled quote is part of the
+ * text), or -1 when unterminated, or for a string literal (`'`) holding a backslash.
+ */
+function quotedEnd(text: string, from: number, quote: typeof QUOTE | typeof DQUOTE): number {
+  const q = String.fromCharCode(quote);
   let i = from;
   for (;;) {
-    const close = text.indexOf("'", i);
+    const close = text.indexOf(q, i);
     if (close < 0) return -1;
-    if (text.slice(i, close).includes('\\')) return -1;
-    if (text.charCodeAt(close + 1) !== QUOTE) return close + 1;
-    i = close + 2;
-  }
-}
-
-function quotedIdentEnd(text: string, from: number): number {
-  let i = from;
-  for (;;) {
-    const close = text.indexOf('"', i);
-    if (close < 0) return -1;
-    if (text.charCodeAt(close + 1) !== DQUOTE) return close + 1;
+    if (quote === QUOTE && text.slice(i, close).includes('\\')) return -1;
+    if (text.charCodeAt(close + 1) !== quote) return close + 1;
     i = close + 2;
   }
 }
@@ -120,8 +114,7 @@ function quotedIdentEnd(text: string, from: number): number {
  * another dot or `$` (hex/octal/binary prefixes, `1_000`, `1..2`, trailing junk).
  */
 function numberEnd(text: string, from: number): number {
-  let i = from;
-  i = digitsEnd(text, i);
+  let i = digitsEnd(text, from);
   if (text.charCodeAt(i) === DOT) {
     if (!isDigit(text.charCodeAt(i + 1))) return -1;
     i = digitsEnd(text, i + 1);
