@@ -5,6 +5,7 @@
  * the brokered credential; responses relayed, masked, recorded) → sendError (the dialect's error
  * shape, or problem+json).
  */
+
 import { createHash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { AirlockConfig } from '../../config/schema.ts';
 import { GatewayError, toGatewayError } from '../../errors.ts';
+import { authError } from '../../identity/auth-error.ts';
 import type { Authenticator } from '../../identity/authenticator.ts';
 import type { Identity } from '../../identity/types.ts';
 import type { DetectorSet } from '../../masking/detectors/types.ts';
@@ -375,24 +377,4 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-/** Expired and revoked credentials and disabled users are named; anything else is generic. */
-function authError(reason: string): GatewayError {
-  if (reason === 'token expired' || reason === 'oidc expired') {
-    return new GatewayError('GW_AUTH_TOKEN_EXPIRED', 'authentication failed: token expired');
-  }
-  if (reason === 'token revoked') {
-    return new GatewayError('GW_AUTH_TOKEN_REVOKED', 'authentication failed: token revoked');
-  }
-  if (reason === 'user disabled' || reason === 'token owner disabled') {
-    return new GatewayError('GW_AUTH_USER_DISABLED', 'authentication failed: user disabled');
-  }
-  if (reason === 'oidc issuer unavailable') {
-    return new GatewayError(
-      'GW_AUTH_IDP_UNAVAILABLE',
-      'the identity provider is unavailable, retry later',
-    );
-  }
-  return new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
 }

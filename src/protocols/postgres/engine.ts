@@ -3,11 +3,13 @@
  * connect (upstream with the brokered credential) → relay (every statement through the
  * pipeline) → sendError (GatewayError as ErrorResponse).
  */
+
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { AirlockConfig, PostgresConnectionConfig } from '../../config/schema.ts';
 import { GatewayError, toGatewayError } from '../../errors.ts';
+import { authError } from '../../identity/auth-error.ts';
 import type { Authenticator, AuthResult } from '../../identity/authenticator.ts';
 import { mayUseConnection } from '../../identity/roles.ts';
 import type { Identity } from '../../identity/types.ts';
@@ -396,29 +398,6 @@ function forwarded(params: Readonly<Record<string, string>>): Record<string, str
     if ((FORWARDED_PARAMETERS as readonly string[]).includes(k.toLowerCase())) out[k] = v;
   }
   return out;
-}
-
-/**
- * Expired and revoked credentials and disabled users are named so the human knows what to do; an
- * unreachable IdP is retryable; anything else is a generic failure (the ledger has the reason).
- */
-function authError(reason: string): GatewayError {
-  if (reason === 'token expired' || reason === 'oidc expired') {
-    return new GatewayError('GW_AUTH_TOKEN_EXPIRED', 'authentication failed: token expired');
-  }
-  if (reason === 'token revoked') {
-    return new GatewayError('GW_AUTH_TOKEN_REVOKED', 'authentication failed: token revoked');
-  }
-  if (reason === 'user disabled' || reason === 'token owner disabled') {
-    return new GatewayError('GW_AUTH_USER_DISABLED', 'authentication failed: user disabled');
-  }
-  if (reason === 'oidc issuer unavailable') {
-    return new GatewayError(
-      'GW_AUTH_IDP_UNAVAILABLE',
-      'authentication failed: the identity provider is unavailable, retry later',
-    );
-  }
-  return new GatewayError('GW_AUTH_TOKEN_INVALID', 'authentication failed');
 }
 
 function authSuccess(identity: Identity, method: string, tls: boolean): Record<string, unknown> {
