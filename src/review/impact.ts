@@ -8,10 +8,10 @@
  * https://www.postgresql.org/docs/current/sql-explain.html: "Keep in mind that the statement is
  * actually executed when the ANALYZE option is used."
  */
-import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import pg from 'pg';
 import type { PostgresConnectionConfig } from '../config/schema.ts';
+import { lookupClientConfig, withDeadline } from '../protocols/postgres/lookup-client.ts';
 import { analyzeSql, initSqlParser, type StatementInfo } from '../sql/analyze.ts';
 
 export type Impact =
@@ -166,42 +166,7 @@ function nodeLabel(node: PlanNode, name: string | undefined): string {
 }
 
 function clientConfig(conn: PostgresConnectionConfig, timeoutMs: number): pg.ClientConfig {
-  return {
-    host: conn.host,
-    port: conn.port,
-    database: conn.database,
-    user: conn.user,
-    password: conn.password.reveal(),
-    ssl: sslConfig(conn),
-    connectionTimeoutMillis: timeoutMs,
-    statement_timeout: timeoutMs,
-    query_timeout: timeoutMs,
-    application_name: 'airlock-impact',
-  };
-}
-
-function sslConfig(conn: PostgresConnectionConfig): pg.ClientConfig['ssl'] {
-  if (conn.ssl === 'disable') return false;
-  if (conn.ssl !== 'verify-full') return { rejectUnauthorized: false };
-  return {
-    rejectUnauthorized: true,
-    ...(conn.ssl_ca_file ? { ca: readFileSync(conn.ssl_ca_file) } : {}),
-  };
-}
-
-/** A timer that rejects a race when the whole estimate overruns its budget. */
-function withDeadline(ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return {
-    race: <T>(p: Promise<T>): Promise<T> => {
-      p.catch(() => undefined);
-      return Promise.race([p, expired]);
-    },
-    clear: () => clearTimeout(timer),
-  };
+  return { ...lookupClientConfig(conn, timeoutMs, 'airlock-impact'), query_timeout: timeoutMs };
 }
 
 /** Ends the session politely, or cuts the socket if that does not finish promptly. */

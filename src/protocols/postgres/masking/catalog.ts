@@ -6,12 +6,12 @@
  * emptied when a session runs DDL. A lookup that fails or times out rejects: callers fail closed.
  * https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-ROWDESCRIPTION
  */
-import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import pg from 'pg';
 import type { PostgresConnectionConfig } from '../../../config/schema.ts';
 import type { ColumnName } from '../../../masking/rules.ts';
 import type { Logger } from '../../../telemetry/logger.ts';
+import { lookupClientConfig, withDeadline } from '../lookup-client.ts';
 import type { TypeInfo } from './pg-types.ts';
 
 /** A table's columns in attribute order (what `COPY table TO` writes). */
@@ -124,7 +124,7 @@ export class PgCatalog implements CatalogPort {
   /** Looks the keys up on the side connection, with a deadline. Rejects on any failure. */
   async load(req: CatalogRequest): Promise<CatalogAnswer> {
     const generation = this.#generation;
-    const deadline = withDeadline(this.#opts.timeoutMs);
+    const deadline = withDeadline(this.#opts.timeoutMs, 'catalog lookup');
     try {
       const answer = await deadline.race(this.#query(req));
       if (generation === this.#generation) this.#store(answer);
@@ -242,15 +242,7 @@ export class PgCatalog implements CatalogPort {
 async function openClient(conn: PostgresConnectionConfig, timeoutMs: number): Promise<pg.Client> {
   let socket: Socket | undefined;
   const client = new pg.Client({
-    host: conn.host,
-    port: conn.port,
-    database: conn.database,
-    user: conn.user,
-    password: conn.password.reveal(),
-    ssl: sslConfig(conn),
-    connectionTimeoutMillis: timeoutMs,
-    statement_timeout: timeoutMs,
-    application_name: 'airlock-masking-catalog',
+    ...lookupClientConfig(conn, timeoutMs, 'airlock-masking-catalog'),
     stream: () => {
       socket = new Socket();
       return socket;
@@ -264,29 +256,6 @@ async function openClient(conn: PostgresConnectionConfig, timeoutMs: number): Pr
     throw err;
   }
   return client;
-}
-
-function sslConfig(conn: PostgresConnectionConfig): pg.ClientConfig['ssl'] {
-  if (conn.ssl === 'disable') return false;
-  if (conn.ssl !== 'verify-full') return { rejectUnauthorized: false };
-  return {
-    rejectUnauthorized: true,
-    ...(conn.ssl_ca_file ? { ca: readFileSync(conn.ssl_ca_file) } : {}),
-  };
-}
-
-function withDeadline(ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`catalog lookup timed out after ${ms} ms`)), ms);
-  });
-  return {
-    race: <T>(p: Promise<T>): Promise<T> => {
-      p.catch(() => undefined);
-      return Promise.race([p, expired]);
-    },
-    clear: () => clearTimeout(timer),
-  };
 }
 
 function quoteIdent(s: string): string {
