@@ -81,7 +81,9 @@ async function verifies(dataDir: string): Promise<void> {
 describe('embedded store failures', () => {
   test('the append-only triggers refuse UPDATE and DELETE', async () => {
     const dataDir = freshDir();
-    await (await open(dataDir)).append({ type: 'session.started' }).then(() => undefined);
+    const ledger = await open(dataDir);
+    await ledger.append({ type: 'session.started' });
+    await ledger.close();
     const db = new DatabaseSync(join(dataDir, 'ledger.db'));
     assert.throws(() => db.exec("UPDATE events SET type = 'x' WHERE seq = 1"), /append-only/);
     assert.throws(() => db.exec('DELETE FROM events'), /append-only/);

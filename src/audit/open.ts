@@ -77,7 +77,8 @@ export async function openLedger(o: OpenLedgerOptions): Promise<Ledger> {
     latestCheckpointFile: latestFile,
     crashOnTransaction: o.testing?.crashOnTransaction,
   });
-  return new Ledger({ port, reader: new SqliteStoreReader(path, busyTimeoutMs), ...common });
+  const reader = new SqliteStoreReader(path, busyTimeoutMs, () => port.fold());
+  return new Ledger({ port, reader, ...common });
 }
 
 /** A read-only view of the configured store. */

@@ -74,6 +74,11 @@ export class SqlitePort implements LedgerWriterPort {
     return this.#send((id) => ({ t: 'batch', id, items }));
   }
 
+  /** Folds the journal into the tables (see sqlite-journal.ts); resolves once it is done. */
+  async fold(): Promise<void> {
+    await this.#send((id) => ({ t: 'fold', id }));
+  }
+
   async prune(beforeMs: number, time: number): Promise<number> {
     const [through] = await this.#send((id) => ({ t: 'prune', id, beforeMs, time }));
     return typeof through === 'number' ? through : 0;

@@ -4,11 +4,14 @@
  * of the log that the verifier's worker threads use directly.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type EventRow, eventOfRow } from './event-codec.ts';
 import { headFromStored } from './sealer.ts';
+import { journalPathOf } from './sqlite-journal.ts';
+import { metaValue, readPruned } from './sqlite-meta.ts';
 import { SESSION_FILTER } from './sqlite-sessions.ts';
+import { SqliteStoreWriter } from './sqlite-store.ts';
 import {
   type BuiltQuery,
   buildEventQuery,
@@ -16,8 +19,6 @@ import {
   EVENT_COLUMNS,
   type LedgerInfo,
   type LedgerReader,
-  type PrunedState,
-  prunedFromJson,
   type QueryOptions,
   type RuleHit,
   relatedQuery,
@@ -28,29 +29,6 @@ import {
   toRuleHits,
 } from './store.ts';
 import type { AuditEvent, AuditFilter, CommandRecord } from './types.ts';
-
-/**
- * A `meta` value, undefined when the key is not set.
- *
- * @example
- * metaValue(db, 'schema_version'); // '3'
- */
-export function metaValue(db: DatabaseSync, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
-    | { value: string }
-    | undefined;
-  return row?.value;
-}
-
-/**
- * What pruning left behind, null when the ledger was never pruned.
- *
- * @example
- * const first = (readPruned(db)?.throughSeq ?? 0) + 1;
- */
-export function readPruned(db: DatabaseSync): PrunedState | null {
-  return prunedFromJson(metaValue(db, 'pruned'));
-}
 
 /** Rows per read when streaming the log (verify, export). */
 const ROWS_PAGE = 8192;
@@ -130,16 +108,24 @@ function eventRowOf(v: SqlRowValues): EventRow {
 export class SqliteStoreReader implements LedgerReader {
   readonly #path: string;
   readonly #timeoutMs: number;
+  readonly #fold: () => void | Promise<void>;
   #db: DatabaseSync | undefined;
   #sessionFilter: string | undefined;
   readonly #statements = new Map<string, StatementSync>();
 
-  constructor(path: string, timeoutMs = 5000) {
+  /**
+   * `fold` moves events from the journal into the tables before a read (see sqlite-journal.ts);
+   * the default opens a writer on the file for a moment. The gateway passes its own writer
+   * thread's fold instead, so that its event loop never waits for the write lock.
+   */
+  constructor(path: string, timeoutMs = 5000, fold?: () => void | Promise<void>) {
     this.#path = path;
     this.#timeoutMs = timeoutMs;
+    this.#fold = fold ?? (() => foldJournal(path, timeoutMs));
   }
 
   async info(): Promise<LedgerInfo | null> {
+    await this.#catchUp();
     const db = this.#open();
     if (db === undefined) return null;
     const head = this.#all('SELECT * FROM head WHERE id = 1', [])[0] as
@@ -159,12 +145,14 @@ export class SqliteStoreReader implements LedgerReader {
   }
 
   async query(filter: AuditFilter): Promise<AuditEvent[]> {
+    await this.#catchUp();
     const rows = this.#rows(buildEventQuery(filter, sqlitePlaceholder, this.#queryOptions()));
     if (filter.limit !== undefined) rows.reverse();
     return rows.map((r) => eventOfRow(toEventRow(r)));
   }
 
   async commands(filter: AuditFilter): Promise<CommandRecord[]> {
+    await this.#catchUp();
     return commandRecords(
       filter,
       sqlitePlaceholder,
@@ -175,11 +163,13 @@ export class SqliteStoreReader implements LedgerReader {
   }
 
   async readAfter(afterSeq: number, limit: number): Promise<AuditEvent[]> {
+    await this.#catchUp();
     const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`;
     return this.#rows({ sql, params: [afterSeq, limit] }).map((r) => eventOfRow(toEventRow(r)));
   }
 
   async *rows(fromSeq: number, toSeq = Number.MAX_SAFE_INTEGER): AsyncIterable<EventRow> {
+    await this.#catchUp();
     let next = fromSeq;
     for (;;) {
       const page = this.#guard((db) => readRows(db, next, toSeq, ROWS_PAGE));
@@ -191,6 +181,7 @@ export class SqliteStoreReader implements LedgerReader {
 
   /** The newest stored seq, 0 when there is none. */
   async lastSeq(): Promise<number> {
+    await this.#catchUp();
     const row = this.#all('SELECT MAX(seq) AS seq FROM events', [])[0] as
       | { seq: number | null }
       | undefined;
@@ -198,6 +189,7 @@ export class SqliteStoreReader implements LedgerReader {
   }
 
   async seqAt(timeMs: number, edge: 'first-at-or-after' | 'last-before'): Promise<number | null> {
+    await this.#catchUp();
     const sql =
       edge === 'first-at-or-after'
         ? 'SELECT MIN(seq) AS seq FROM events WHERE time_ms >= ?'
@@ -207,6 +199,7 @@ export class SqliteStoreReader implements LedgerReader {
   }
 
   async ruleHits(): Promise<RuleHit[]> {
+    await this.#catchUp();
     const q = ruleHitsQuery("json_extract(body, '$.data.rule')", sqlitePlaceholder);
     return toRuleHits(this.#all(q.sql, q.params));
   }
@@ -215,6 +208,16 @@ export class SqliteStoreReader implements LedgerReader {
     this.#statements.clear();
     this.#db?.close();
     this.#db = undefined;
+  }
+
+  /** Events still in the journal are folded first, so that a read sees every durable event. */
+  async #catchUp(): Promise<void> {
+    if (journalBytes(this.#path) === 0) return;
+    try {
+      await this.#fold();
+    } catch {
+      // A reader that cannot write (a read-only copy) reads the tables as they are.
+    }
   }
 
   #rows(q: BuiltQuery): SqlEventRow[] {
@@ -264,4 +267,20 @@ export class SqliteStoreReader implements LedgerReader {
     this.#open();
     return { sessionFilter: this.#sessionFilter };
   }
+}
+
+function journalBytes(dbPath: string): number {
+  return statSync(journalPathOf(dbPath), { throwIfNoEntry: false })?.size ?? 0;
+}
+
+/**
+ * Folds the journal of the ledger at `dbPath` into its tables, as a writer of its own for a moment
+ * (it takes the write lock). Nothing to do when there is no ledger yet.
+ *
+ * @example
+ * foldJournal('.airlock/ledger.db', 5000);
+ */
+export function foldJournal(dbPath: string, busyTimeoutMs: number): void {
+  if (!existsSync(dbPath)) return;
+  new SqliteStoreWriter(dbPath, { sync: 'full', busyTimeoutMs }).close();
 }

@@ -1,14 +1,18 @@
 /**
- * The embedded store: one SQLite file in WAL mode (sqlite-reader.ts reads it). `SqliteStoreWriter`
- * is synchronous; it runs in
- * the ledger's worker thread (sqlite-worker.ts) so that fsync never blocks the event loop, and on
- * the main thread for short-lived CLI processes. Several processes may write the same file (the
- * gateway and `airlock token create`): each transaction takes the write lock (`BEGIN IMMEDIATE`)
- * and only then reads the head of the log.
+ * The embedded store: an append-only journal (sqlite-journal.ts) that makes each group commit
+ * durable with one write and one fdatasync, and one SQLite file in WAL mode that holds the same
+ * events indexed for queries (sqlite-reader.ts reads it). Events reach the tables in bulk
+ * (`fold`), a few times a second, or when a reader asks. `SqliteStoreWriter` is synchronous; it
+ * runs in the ledger's worker thread (sqlite-worker.ts) so that fsync never blocks the event loop.
+ *
+ * Several processes may write one ledger (the gateway and `airlock token create`). SQLite's write
+ * lock (`BEGIN IMMEDIATE`) is the ledger's lock: every append and fold takes it, and only then
+ * looks at what others did (`PRAGMA data_version` tells whether another connection committed; the
+ * journal's size whether another process appended), so the chain never forks.
  */
 
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Checkpoint, SigningKey } from './checkpoint.ts';
@@ -23,12 +27,17 @@ import {
   type SealItem,
   sealBatch,
 } from './sealer.ts';
-import { metaValue, readPruned } from './sqlite-reader.ts';
+import { encodeJournal, JournalFile, journalPathOf, parseJournal } from './sqlite-journal.ts';
+import { metaValue, readPruned } from './sqlite-meta.ts';
 import { forgetSessions, initSessions, migrateSessions, SessionIndex } from './sqlite-sessions.ts';
 import { EVENT_COLUMNS, type PrunedState, prunedToJson } from './store.ts';
 
-/** 3: sessions indexed behind the log (sqlite-sessions.ts); a version 2 ledger is migrated. */
-export const LEDGER_SCHEMA_VERSION = 3;
+/**
+ * 3: sessions indexed behind the log (sqlite-sessions.ts). 4: the journal is the durable record
+ * (sqlite-journal.ts); an older writer would fork the chain past events still in the journal, so it
+ * must refuse the file. Versions 2 and 3 are migrated.
+ */
+export const LEDGER_SCHEMA_VERSION = 4;
 export const LEDGER_FILE_NAME = 'ledger.db';
 
 export interface SqliteWriterOptions {
@@ -38,7 +47,7 @@ export interface SqliteWriterOptions {
   readonly signer?: SigningKey | undefined;
   /** Where the newest checkpoint is also written, apart from the log. */
   readonly latestCheckpointFile?: string | undefined;
-  /** Test hook, called inside each transaction just before COMMIT with its 1-based number. */
+  /** Test hook, called in each append with its 1-based number, before the journal is written. */
   readonly beforeCommit?: (transaction: number) => void;
 }
 
@@ -77,19 +86,32 @@ export class SqliteStoreWriter {
   readonly #file: { dev: bigint; ino: bigint };
   readonly #options: SqliteWriterOptions;
   readonly #origin: string;
-  readonly #stmt: Record<'begin' | 'commit' | 'head' | 'setHead' | 'insert', StatementSync>;
+  readonly #stmt: Record<
+    'begin' | 'commit' | 'head' | 'setHead' | 'insert' | 'dataVersion' | 'setMeta',
+    StatementSync
+  >;
   readonly #sessions: SessionIndex;
-  #cached: LedgerHead | undefined;
+  readonly #journal: JournalFile;
+  /** What this writer last saw under the lock; undefined: read everything again. */
+  #seen: { dataVersion: number; journalBytes: number } | undefined;
+  /** The head of the log: the tables' head plus the journal's rows after it. */
+  #logHead: LedgerHead = emptyHead();
+  /** The tables' head as last read or written (its frontier is reused when unchanged). */
+  #storedHead: LedgerHead | undefined;
+  /** Rows in the journal and not yet in the tables, in seq order. */
+  #pending: EventRow[] = [];
   #transactions = 0;
 
   constructor(path: string, options: SqliteWriterOptions) {
     this.#path = path;
     this.#options = options;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const fresh = !existsSync(path);
     this.#db = new DatabaseSync(path, { timeout: options.busyTimeoutMs });
+    let journal: JournalFile | undefined;
     try {
       restrictMode(path);
-      this.#configure(options);
+      this.#configure(options, fresh);
       this.#origin = this.#createSchema();
       this.#file = fileIdentity(path);
       this.#stmt = {
@@ -100,9 +122,18 @@ export class SqliteStoreWriter {
           'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
         ),
         insert: this.#db.prepare(INSERT),
+        dataVersion: this.#db.prepare('PRAGMA data_version'),
+        setMeta: this.#db.prepare(
+          'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+        ),
       };
       this.#sessions = new SessionIndex(this.#db);
+      journal = new JournalFile(journalPathOf(path));
+      this.#journal = journal;
+      // Recovery: whatever a crashed writer left in the journal goes into the tables now.
+      this.fold();
     } catch (err) {
+      journal?.close();
       this.#db.close();
       throw err;
     }
@@ -112,22 +143,39 @@ export class SqliteStoreWriter {
     return this.#origin;
   }
 
+  /** Appends (group commits) made durable by this writer. */
   get transactions(): number {
     return this.#transactions;
   }
 
-  /** Appends the items in one transaction; per item its seq, 0 or the reason it was refused. */
+  /** Events in the journal that are not in the tables yet. */
+  get unfolded(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Appends the items as one group commit: sealed, written to the journal and flushed (with
+   * `sync: 'full'`) before it returns. Per item its seq, 0 or the reason it was refused.
+   */
   write(items: readonly SealItem[]): (number | string)[] {
     if (items.length === 0) return [];
     let checkpoints: Checkpoint[] = [];
-    const results = this.#transaction(() => {
-      const sealed = sealBatch(this.#head(), items, {
+    const results = this.#locked(() => {
+      this.#catchUp();
+      const sealed = sealBatch(this.#logHead, items, {
         origin: this.#origin,
         signer: this.#options.signer,
       });
-      for (const row of sealed.rows) insertRow(this.#stmt.insert, row);
-      this.#sessions.catchUp(sealed.head.size);
-      this.#setHead(sealed.head);
+      this.#options.beforeCommit?.(this.#transactions + 1);
+      if (sealed.rows.length > 0) {
+        const seen = this.#seen as { dataVersion: number; journalBytes: number };
+        const bytes = encodeJournal(sealed.rows);
+        this.#journal.append(bytes, seen.journalBytes, this.#options.sync === 'full');
+        seen.journalBytes += bytes.length;
+        for (const row of sealed.rows) this.#pending.push(row);
+        this.#logHead = sealed.head;
+      }
+      this.#transactions++;
       checkpoints = sealed.checkpoints;
       return sealed.results;
     });
@@ -135,82 +183,165 @@ export class SqliteStoreWriter {
     return results;
   }
 
+  /**
+   * Copies the journal's events into the tables in one transaction, then empties the journal.
+   * Readers see an event in queries once it is folded.
+   */
+  fold(): void {
+    this.#locked(() => {
+      this.#catchUp();
+      this.#foldPending();
+    });
+    // Emptied in a transaction of its own, once the rows above are durable in the tables. It
+    // changes `meta`, so that every other writer sees a commit and reads the journal afresh.
+    this.#locked(() => {
+      this.#catchUp();
+      const seen = this.#seen as { dataVersion: number; journalBytes: number };
+      if (this.#pending.length > 0 || seen.journalBytes === 0) return;
+      this.#stmt.setMeta.run('journal_emptied', String(this.#logHead.size));
+      this.#journal.truncate(0);
+      seen.journalBytes = 0;
+    });
+  }
+
   /** See `LedgerWriterPort.prune`. Returns the new `throughSeq` (0 when nothing was pruned). */
   prune(beforeMs: number, time: number): number {
-    return this.#transaction(() => {
+    return this.#locked(() => {
+      this.#catchUp();
+      this.#foldPending();
       const plan = this.#prunePlan(beforeMs);
       if (plan === undefined) return 0;
       this.#db.exec('DROP TRIGGER events_no_delete');
       forgetSessions(this.#db, plan.throughSeq);
       this.#db.prepare('DELETE FROM events WHERE seq <= ?').run(plan.throughSeq);
       this.#db.exec(NO_DELETE_TRIGGER);
-      this.#db
-        .prepare(
-          "INSERT INTO meta(key, value) VALUES ('pruned', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
-        .run(prunedToJson(plan));
+      this.#stmt.setMeta.run('pruned', prunedToJson(plan));
       const data = { throughSeq: plan.throughSeq, rootHash: plan.checkpoint.rootHash };
       const sealed = sealBatch(
-        this.#head(),
+        this.#logHead,
         [prepareEvent({ type: 'ledger.pruned', time, data })],
         { origin: this.#origin },
       );
       for (const row of sealed.rows) insertRow(this.#stmt.insert, row);
-      this.#setHead(sealed.head);
+      this.#setStoredHead(sealed.head);
       return plan.throughSeq;
     });
   }
 
+  /** Folds what is left in the journal (best effort: the next writer folds it otherwise). */
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    try {
+      this.fold();
+    } catch {
+      // The events stay in the journal, durable; the next writer or reader folds them.
+    }
+    this.#journal.close();
+    this.#db.close();
   }
 
-  #configure(options: SqliteWriterOptions): void {
+  #configure(options: SqliteWriterOptions, fresh: boolean): void {
     this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+    // Folds write many rows at once: larger pages take fewer frames and B-tree splits per event.
+    if (fresh) this.#db.exec('PRAGMA page_size = 16384');
     const mode = this.#db.prepare('PRAGMA journal_mode = WAL').get();
     if (mode?.journal_mode !== 'wal') throw new Error('the ledger could not switch to WAL mode');
-    this.#db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
-    // Fewer, larger checkpoints: the WAL is the hot write path (one append per group commit).
+    // A fold commits before the journal that holds its rows is emptied: always synchronous.
+    this.#db.exec('PRAGMA synchronous = FULL');
     this.#db.exec('PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -32768');
   }
 
-  #transaction<T>(body: () => T): T {
+  /** Runs `body` holding the ledger's write lock; commits what it changed in the tables. */
+  #locked<T>(body: () => T): T {
     this.#stmt.begin.run();
     try {
       this.#checkFileUnmoved();
       const out = body();
-      this.#options.beforeCommit?.(this.#transactions + 1);
       this.#stmt.commit.run();
-      this.#transactions++;
       return out;
     } catch (err) {
-      this.#cached = undefined;
+      this.#seen = undefined;
       this.#rollback();
       throw err;
     }
   }
 
-  #head(): LedgerHead {
+  /**
+   * Brings this writer up to date with what other writers did since it last held the lock: a
+   * commit by another connection (a fold, a prune, an emptied journal) means reading the head and
+   * the journal again; a longer journal, reading the lines another process appended.
+   */
+  #catchUp(): void {
+    const dataVersion = Number(
+      (this.#stmt.dataVersion.get() as { data_version: number }).data_version,
+    );
+    const bytes = this.#journal.size();
+    const seen = this.#seen;
+    if (seen !== undefined && seen.dataVersion === dataVersion) {
+      if (seen.journalBytes === bytes) return;
+      if (bytes > seen.journalBytes) {
+        this.#readJournal(seen.journalBytes, bytes, this.#storedSize());
+        return;
+      }
+    }
+    this.#storedHead = this.#readStoredHead();
+    this.#logHead = { ...this.#storedHead, frontier: this.#storedHead.frontier.clone() };
+    this.#pending = [];
+    this.#seen = { dataVersion, journalBytes: 0 };
+    this.#readJournal(0, bytes, this.#storedHead.size);
+  }
+
+  /** Reads journal lines in [from, to) after the log head; a torn last line is cut off. */
+  #readJournal(from: number, to: number, storedSize: number): void {
+    const seen = this.#seen as { dataVersion: number; journalBytes: number };
+    const head = this.#logHead;
+    const frontier = head.frontier.clone();
+    const parsed = parseJournal(this.#journal.read(from, to), head, storedSize, frontier);
+    let checkpointSeq = head.checkpointSeq;
+    for (const row of parsed.rows) {
+      this.#pending.push(row);
+      if (row.type === 'ledger.checkpointed') checkpointSeq = row.seq;
+    }
+    const { size, lastHash } = parsed.last;
+    this.#logHead = { size, lastHash, checkpointSeq, frontier };
+    seen.journalBytes = from + parsed.validBytes;
+    if (seen.journalBytes < to) this.#journal.truncate(seen.journalBytes);
+  }
+
+  #storedSize(): number {
+    return this.#storedHead?.size ?? 0;
+  }
+
+  /** Inserts the pending rows and moves the tables' head to the log head (inside the lock). */
+  #foldPending(): void {
+    if (this.#pending.length === 0) return;
+    for (const row of this.#pending) insertRow(this.#stmt.insert, row);
+    this.#pending = [];
+    this.#sessions.catchUp(this.#logHead.size);
+    this.#setStoredHead(this.#logHead);
+  }
+
+  #readStoredHead(): LedgerHead {
     const row = this.#stmt.head.get() as
       | { size: number; last_hash: string; checkpoint_seq: number; frontier: string }
       | undefined;
     if (row === undefined) throw new Error('the ledger head row is missing');
-    this.#cached = headFromStored(
+    return headFromStored(
       {
         size: row.size,
         lastHash: row.last_hash,
         checkpointSeq: row.checkpoint_seq,
         frontier: row.frontier,
       },
-      this.#cached,
+      this.#storedHead,
     );
-    return this.#cached;
   }
 
-  #setHead(head: LedgerHead): void {
+  #setStoredHead(head: LedgerHead): void {
     const s = headToStored(head);
     this.#stmt.setHead.run(s.size, s.lastHash, s.checkpointSeq, s.frontier);
-    this.#cached = head;
+    this.#storedHead = head;
+    this.#logHead = head;
   }
 
   #publish(checkpoints: readonly Checkpoint[]): void {
@@ -291,8 +422,9 @@ export class SqliteStoreWriter {
       setDefault.run('schema_version', String(LEDGER_SCHEMA_VERSION));
       setDefault.run('origin', `airlock-ledger-${randomUUID()}`);
       const version = metaValue(this.#db, 'schema_version');
-      if (version === '2') {
-        migrateSessions(this.#db);
+      if (version === '2' || version === '3') {
+        // 3 to 4 changes no table: the journal file is created beside it.
+        if (version === '2') migrateSessions(this.#db);
         this.#db
           .prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'")
           .run(String(LEDGER_SCHEMA_VERSION));

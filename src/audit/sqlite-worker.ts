@@ -1,7 +1,8 @@
 /**
- * The ledger's writer thread for the embedded store. Batches that arrive while a transaction is
- * committing wait in the port's queue; the next flush drains them all and writes them in one
- * transaction (group commit).
+ * The ledger's writer thread for the embedded store. Batches that arrive while a group commit is
+ * being flushed wait in the port's queue; the next flush drains them all and appends them to the
+ * journal in one write (group commit). Between appends the thread folds the journal into the
+ * tables: at once when `FOLD_EVENTS` are waiting, otherwise `FOLD_DELAY_MS` after the first.
  */
 
 import {
@@ -27,6 +28,8 @@ export type ToWorker =
       readonly items: SealWire;
     }
   | { readonly t: 'prune'; readonly id: number; readonly beforeMs: number; readonly time: number }
+  /** Fold the journal into the tables now (a reader is about to query them). */
+  | { readonly t: 'fold'; readonly id: number }
   | { readonly t: 'close' };
 
 /** One batch's outcome: per item a seq, 0, or the reason it was refused (never its content). */
@@ -58,6 +61,11 @@ export interface WorkerInit {
 
 type Job = Exclude<ToWorker, { t: 'close' }>;
 
+/** Events waiting in the journal that make the next flush fold them right away. */
+const FOLD_EVENTS = 2048;
+/** The longest an event waits in the journal before it is folded, when appends are few. */
+const FOLD_DELAY_MS = 20;
+
 function runJobs(writer: SqliteStoreWriter, jobs: readonly Job[]): FromWorker {
   const before = writer.transactions;
   const batches = jobs
@@ -73,6 +81,10 @@ function runJobs(writer: SqliteStoreWriter, jobs: readonly Job[]): FromWorker {
   for (const j of jobs) {
     if (j.t === 'prune') results.push({ id: j.id, seqs: [writer.prune(j.beforeMs, j.time)] });
   }
+  if (jobs.some((j) => j.t === 'fold')) {
+    writer.fold();
+    for (const j of jobs) if (j.t === 'fold') results.push({ id: j.id, seqs: [] });
+  }
   const events = seqs.filter((s) => typeof s === 'number' && s > 0).length;
   return { t: 'ack', results, events, commits: writer.transactions - before };
 }
@@ -83,9 +95,29 @@ function runWorker(init: WorkerInit, port: MessagePort): void {
   const queue: Job[] = [];
   let closing = false;
   let scheduled = false;
+  let foldTimer: NodeJS.Timeout | undefined;
   const receive = (m: ToWorker): void => {
     if (m.t === 'close') closing = true;
     else queue.push(m);
+  };
+  const fail = (err: unknown): void => {
+    port.postMessage({ t: 'failed', reason: describeError(err) } satisfies FromWorker);
+    closing = true;
+  };
+  const fold = (): void => {
+    clearTimeout(foldTimer);
+    foldTimer = undefined;
+    try {
+      writer.fold();
+    } catch (err) {
+      fail(err);
+      shutDown();
+    }
+  };
+  const shutDown = (): void => {
+    clearTimeout(foldTimer);
+    writer.close();
+    port.close();
   };
   const flush = (): void => {
     scheduled = false;
@@ -95,12 +127,15 @@ function runWorker(init: WorkerInit, port: MessagePort): void {
     try {
       if (queue.length > 0) port.postMessage(runJobs(writer, queue.splice(0)));
     } catch (err) {
-      port.postMessage({ t: 'failed', reason: describeError(err) } satisfies FromWorker);
-      closing = true;
+      fail(err);
     }
     if (closing) {
-      writer.close();
-      port.close();
+      shutDown();
+      return;
+    }
+    if (writer.unfolded >= FOLD_EVENTS) fold();
+    else if (writer.unfolded > 0 && foldTimer === undefined) {
+      foldTimer = setTimeout(fold, FOLD_DELAY_MS);
     }
   };
   port.on('message', (m: ToWorker) => {

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { GENESIS_HASH } from './canonical.ts';
+import { chainLink, type EventRow, prepareEvent } from './event-codec.ts';
+import { journalPathOf } from './sqlite-journal.ts';
+import { SqliteStoreReader } from './sqlite-reader.ts';
+import { SqliteStoreWriter } from './sqlite-store.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'airlock-journal-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const freshDb = (): string => join(root, `d${++dirs}`, 'ledger.db');
+
+const writer = (path: string) => new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000 });
+
+function events(n: number, sessionId = 's1') {
+  return Array.from({ length: n }, (_, i) =>
+    prepareEvent({
+      type: 'command.requested',
+      time: 1_700_000_000_000 + i,
+      sessionId,
+      data: { command: { kind: 'sql', text: `SELECT ${i} -- é ✓` }, decision: 'allow' },
+    }),
+  );
+}
+
+/** The rows the tables hold, read with a reader that does not fold first. */
+async function tableRows(path: string): Promise<EventRow[]> {
+  const reader = new SqliteStoreReader(path, 2000, () => undefined);
+  try {
+    const rows: EventRow[] = [];
+    for await (const r of reader.rows(1)) rows.push(r);
+    return rows;
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Seqs 1..n, each row chained to the one before. */
+function assertChain(rows: readonly EventRow[], n: number): void {
+  assert.deepEqual(
+    rows.map((r) => r.seq),
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
+  let prev = GENESIS_HASH;
+  for (const r of rows) {
+    assert.equal(r.prevHash, prev);
+    assert.equal(r.hash, chainLink(prev, r.leaf));
+    prev = r.hash;
+  }
+}
+
+const journalSize = (path: string): number => statSync(journalPathOf(path)).size;
+
+describe('the embedded store journal', () => {
+  test('an append is in the journal, not the tables, until a fold; then the journal is emptied', async () => {
+    const path = freshDb();
+    const w = writer(path);
+    assert.deepEqual(w.write(events(3)), [1, 2, 3]);
+    assert.equal(w.unfolded, 3);
+    assert.equal((await tableRows(path)).length, 0);
+    const lines = readFileSync(journalPathOf(path), 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0] as string, /^1\t[0-9a-f]{64}\t\{"actor":null,/);
+    w.fold();
+    assert.equal(w.unfolded, 0);
+    assert.equal(journalSize(path), 0);
+    assertChain(await tableRows(path), 3);
+    w.close();
+  });
+
+  test('events of a writer that died before folding are folded by the next one', async () => {
+    const path = freshDb();
+    const crashed = writer(path);
+    crashed.write(events(5));
+    crashed.write(events(2));
+    // `crashed` never folds nor closes: its events exist only in the journal.
+    const next = writer(path);
+    assertChain(await tableRows(path), 7);
+    assert.deepEqual(next.write(events(1)), [8]);
+    next.close();
+    assertChain(await tableRows(path), 8);
+  });
+
+  test('a torn last line is dropped; the log continues from the line before it', async () => {
+    const path = freshDb();
+    const w = writer(path);
+    w.write(events(2));
+    const journal = journalPathOf(path);
+    appendFileSync(journal, '3\tdeadbeef\t{"actor":null,"clientAd');
+    const next = writer(path);
+    assertChain(await tableRows(path), 2);
+    assert.deepEqual(next.write(events(1)), [3]);
+    next.fold();
+    assertChain(await tableRows(path), 3);
+    next.close();
+    w.close();
+  });
+
+  test('a damaged line before the end refuses the writer instead of dropping acknowledged events', () => {
+    const path = freshDb();
+    const w = writer(path);
+    w.write(events(3));
+    const journal = journalPathOf(path);
+    const text = readFileSync(journal, 'utf8');
+    writeFileSync(journal, text.replace('SELECT 1', 'SELECT 9'));
+    assert.throws(() => writer(path), /journal is damaged/);
+    writeFileSync(journal, text);
+    writer(path).close();
+  });
+
+  test('writers in turn on one ledger extend one chain (appends, folds and emptied journals)', async () => {
+    const path = freshDb();
+    const a = writer(path);
+    const b = writer(path);
+    let expected = 0;
+    const step = (w: SqliteStoreWriter, n: number): void => {
+      const seqs = w.write(events(n, w === a ? 'sa' : 'sb'));
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: n }, (_, i) => expected + i + 1),
+      );
+      expected += n;
+    };
+    step(a, 2);
+    step(b, 3); // b reads a's lines from the journal
+    step(a, 1); // a reads b's
+    b.fold(); // b folds and empties the journal
+    step(a, 2); // a sees the commit, reads the tables' head and the empty journal
+    a.fold();
+    step(b, 4);
+    step(b, 1);
+    step(a, 3);
+    a.close();
+    b.close();
+    assertChain(await tableRows(path), expected);
+    assert.equal(journalSize(path), 0);
+  });
+
+  test('a reader folds the journal before it reads', async () => {
+    const path = freshDb();
+    const w = writer(path);
+    w.write(events(4));
+    const reader = new SqliteStoreReader(path, 2000);
+    try {
+      assert.equal(await reader.lastSeq(), 4);
+      assert.equal((await reader.query({ sessionId: 's1' })).length, 4);
+    } finally {
+      await reader.close();
+    }
+    assert.deepEqual(w.write(events(1)), [5]);
+    w.close();
+  });
+
+  test('an append fails when the journal was deleted while open', () => {
+    const path = freshDb();
+    const w = writer(path);
+    w.write(events(1));
+    rmSync(journalPathOf(path));
+    assert.throws(() => w.write(events(1)), /journal was moved or deleted/);
+    w.close();
+  });
+
+  test('checkpoints written to the journal are found again by another writer', async () => {
+    const path = freshDb();
+    const { loadOrCreateSigningKey } = await import('./checkpoint.ts');
+    const signer = loadOrCreateSigningKey(join(path, '..', 'key.pem'));
+    const a = new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000, signer });
+    a.write([...events(2), { checkpoint: true, time: 1_700_000_000_100 }]);
+    const b = new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000, signer });
+    // Nothing new since the checkpoint: b knows it from the journal and signs none.
+    assert.deepEqual(b.write([{ checkpoint: true, time: 1_700_000_000_200 }]), [0]);
+    a.close();
+    b.close();
+    assertChain(await tableRows(path), 3);
+  });
+});
