@@ -55,7 +55,7 @@ function event(i: number): AuditEventInput {
 
 async function appendRate(label: string, audit: ReturnType<typeof auditConfig>): Promise<number> {
   const dataDir = join(root, label);
-  const ledger = await openLedger({ audit, dataDir, checkpointIntervalMs: 1000 });
+  const ledger = await openLedger({ audit, dataDir, checkpointIntervalMs: 1000, background: true });
   let n = 0;
   let stop = false;
   const start = performance.now();

@@ -135,7 +135,8 @@ describe('embedded store failures', () => {
     const dataDir = freshDir();
     await using ledger = await open(dataDir, { busyTimeoutMs: 100 });
     await ledger.append({ type: 'session.started' });
-    const blocker = new DatabaseSync(join(dataDir, 'ledger.db'));
+    // Appends take the journals' lock (sqlite-journal.ts), not the tables'.
+    const blocker = new DatabaseSync(join(dataDir, 'ledger.db-lock'));
     blocker.exec('BEGIN IMMEDIATE');
     const started = Date.now();
     await assert.rejects(ledger.append({ type: 'command.requested' }), (err: unknown) => {

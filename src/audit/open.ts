@@ -29,6 +29,11 @@ export interface OpenLedgerOptions {
   readonly onCommit?: () => void;
   /** Overrides `audit.checkpoint_interval_ms` (0: only at shutdown), e.g. for CLI commands. */
   readonly checkpointIntervalMs?: number;
+  /**
+   * A long-running writer (the gateway): the embedded store folds its journals into the tables in
+   * a thread of its own. A CLI command folds between its appends and when it closes.
+   */
+  readonly background?: boolean;
   /** Tests: embedded-store fault injection and timings. */
   readonly testing?: {
     readonly crashOnTransaction?: number;
@@ -76,6 +81,7 @@ export async function openLedger(o: OpenLedgerOptions): Promise<Ledger> {
     signingKeyFile: keyFile,
     latestCheckpointFile: latestFile,
     crashOnTransaction: o.testing?.crashOnTransaction,
+    background: o.background === true,
   });
   const reader = new SqliteStoreReader(path, busyTimeoutMs, () => port.fold());
   return new Ledger({ port, reader, ...common });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { GENESIS_HASH } from './canonical.ts';
 import { chainLink, type EventRow, prepareEvent } from './event-codec.ts';
-import { journalPathOf } from './sqlite-journal.ts';
+import { journalPathsOf } from './sqlite-journal.ts';
 import { SqliteStoreReader } from './sqlite-reader.ts';
 import { SqliteStoreWriter } from './sqlite-store.ts';
 
@@ -21,7 +21,13 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
 const freshDb = (): string => join(root, `d${++dirs}`, 'ledger.db');
 
-const writer = (path: string) => new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000 });
+const writer = (path: string, journalSwitchBytes?: number) =>
+  new SqliteStoreWriter(path, {
+    sync: 'full',
+    busyTimeoutMs: 2000,
+    ...(journalSwitchBytes ? { journalSwitchBytes } : {}),
+  });
+const journalOf = (path: string, f: 0 | 1 = 0): string => journalPathsOf(path)[f];
 
 function events(n: number, sessionId = 's1') {
   return Array.from({ length: n }, (_, i) =>
@@ -60,7 +66,8 @@ function assertChain(rows: readonly EventRow[], n: number): void {
   }
 }
 
-const journalSize = (path: string): number => statSync(journalPathOf(path)).size;
+const journalSize = (path: string): number =>
+  statSync(journalOf(path, 0)).size + statSync(journalOf(path, 1)).size;
 
 describe('the embedded store journal', () => {
   test('an append is in the journal, not the tables, until a fold; then the journal is emptied', async () => {
@@ -69,9 +76,12 @@ describe('the embedded store journal', () => {
     assert.deepEqual(w.write(events(3)), [1, 2, 3]);
     assert.equal(w.unfolded, 3);
     assert.equal((await tableRows(path)).length, 0);
-    const lines = readFileSync(journalPathOf(path), 'utf8').trimEnd().split('\n');
+    const lines = readFileSync(journalOf(path), 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[0] as string, /^1\t[0-9a-f]{64}\t\{"actor":null,/);
+    assert.match(
+      lines[0] as string,
+      /^1\t[0-9a-f]{64}\t[0-9a-f]{64}\t\[\d+,"command.requested","s1",/,
+    );
     w.fold();
     assert.equal(w.unfolded, 0);
     assert.equal(journalSize(path), 0);
@@ -96,8 +106,8 @@ describe('the embedded store journal', () => {
     const path = freshDb();
     const w = writer(path);
     w.write(events(2));
-    const journal = journalPathOf(path);
-    appendFileSync(journal, '3\tdeadbeef\t{"actor":null,"clientAd');
+    const journal = journalOf(path);
+    appendFileSync(journal, '3\tdeadbeef\tbeef\t[1,"x"');
     const next = writer(path);
     assertChain(await tableRows(path), 2);
     assert.deepEqual(next.write(events(1)), [3]);
@@ -111,10 +121,10 @@ describe('the embedded store journal', () => {
     const path = freshDb();
     const w = writer(path);
     w.write(events(3));
-    const journal = journalPathOf(path);
+    const journal = journalOf(path);
     const text = readFileSync(journal, 'utf8');
     writeFileSync(journal, text.replace('SELECT 1', 'SELECT 9'));
-    assert.throws(() => writer(path), /journal is damaged/);
+    assert.throws(() => writer(path), /journal ledger.db-log0 is damaged/);
     writeFileSync(journal, text);
     writer(path).close();
   });
@@ -166,9 +176,35 @@ describe('the embedded store journal', () => {
     const path = freshDb();
     const w = writer(path);
     w.write(events(1));
-    rmSync(journalPathOf(path));
+    rmSync(journalOf(path));
     assert.throws(() => w.write(events(1)), /journal was moved or deleted/);
     w.close();
+  });
+
+  test('appends move between the two journals; a journal is emptied once it is folded', async () => {
+    const path = freshDb();
+    const a = writer(path, 2000);
+    const b = writer(path, 2000);
+    let expected = 0;
+    let usedSecond = false;
+    for (let i = 0; i < 30; i++) {
+      const w = i % 3 === 2 ? b : a;
+      const n = 1 + (i % 4);
+      assert.deepEqual(
+        w.write(events(n)),
+        Array.from({ length: n }, (_, j) => expected + j + 1),
+      );
+      expected += n;
+      if (i % 5 === 4) (i % 2 === 0 ? a : b).fold();
+      const sizes = [statSync(journalOf(path, 0)).size, statSync(journalOf(path, 1)).size];
+      assert.ok(Math.max(...sizes) < 2000 + 4 * 1000, `journals stay small: ${sizes}`);
+      usedSecond ||= (sizes[1] ?? 0) > 0;
+    }
+    assert.ok(usedSecond, 'appends moved to the second journal');
+    a.close();
+    b.close();
+    assertChain(await tableRows(path), expected);
+    assert.equal(journalSize(path), 0);
   });
 
   test('checkpoints written to the journal are found again by another writer', async () => {

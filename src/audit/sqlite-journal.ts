@@ -1,15 +1,21 @@
 /**
- * The embedded store's durable record: an append-only journal beside the SQLite file
- * (`ledger.db-log`). A group commit appends its sealed events as lines and fdatasyncs the file
- * once; the events are copied into SQLite's tables (the index every reader queries) later, in bulk
- * (`SqliteStoreWriter.fold`). An append therefore costs one write and one flush, not a B-tree
- * transaction with a WAL frame per page it touched.
+ * The embedded store's durable record: an append-only journal beside the SQLite file. A group
+ * commit appends its sealed events as lines and fdatasyncs once; a folder (sqlite-folder.ts) copies
+ * them into SQLite's tables, the index every reader queries, in bulk and on a lock of its own. An
+ * append therefore costs one write and one flush, not a B-tree transaction with a WAL frame for
+ * every page it touched, and never waits for the index.
  *
- * A line is `<seq>\t<hash>\t<body>\n`: the body is the canonical JSON the chain hashes, so every
- * line proves itself against the line before it (the leaf hash is recomputed from the body). Lines
- * are only ever appended, under SQLite's write lock; a line cut short by a crash can only be the
- * last one, and is dropped (it was never acknowledged). Anything else that does not continue the
- * chain stops the writer: acknowledged events are never discarded to make room.
+ * Two journal files take turns (`ledger.db-log0`, `ledger.db-log1`): appends go to the current one;
+ * once it is large the writer switches to the other, and empties the old one when the folder has
+ * copied all of it. A small SQLite file (`ledger.db-lock`) is the appenders' lock (its
+ * `BEGIN IMMEDIATE`) and holds which file is current and how often each was emptied, so that every
+ * process sees the others' switches.
+ *
+ * A line is `<seq>\t<hash>\t<leaf>\t<columns>\t<body>\n`: the body is the canonical JSON the chain
+ * hashes (so a line proves itself against the one before it), the columns a JSON array of the
+ * indexed columns. A line cut short by a crash can only be the last one, and is dropped (it was
+ * never acknowledged). Anything else that does not continue the chain stops the writer:
+ * acknowledged events are never discarded to make room.
  */
 
 import { hash as digest } from 'node:crypto';
@@ -23,12 +29,17 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { chainLink, columnsOfBody, type EventRow, type StoredBody } from './event-codec.ts';
-import type { MerkleFrontier } from './merkle.ts';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { COLUMN_KEYS, chainLink, type EventColumns, type EventRow } from './event-codec.ts';
 
-/** The journal of the ledger at `dbPath`. */
-export function journalPathOf(dbPath: string): string {
-  return `${dbPath}-log`;
+/** The two journal files of the ledger at `dbPath`. */
+export function journalPathsOf(dbPath: string): readonly [string, string] {
+  return [`${dbPath}-log0`, `${dbPath}-log1`];
+}
+
+/** The appenders' lock and the journals' state. */
+export function journalLockPathOf(dbPath: string): string {
+  return `${dbPath}-lock`;
 }
 
 const NEWLINE = 0x0a;
@@ -39,96 +50,112 @@ export interface ChainPoint {
   readonly lastHash: string;
 }
 
-/** What {@link parseJournal} found after `from`. */
-export interface ParsedJournal {
-  /** Rows with seq above `storedSize`, in order, each continuing the chain. */
-  readonly rows: EventRow[];
-  /** The chain after the last row (or `from` when there are none). */
-  readonly last: ChainPoint;
-  /** Bytes of whole, valid lines; anything after them is a torn last line. */
-  readonly validBytes: number;
+/** One whole line of a journal, not yet trusted. */
+export interface JournalLine {
+  readonly seq: number;
+  readonly hash: string;
+  readonly leaf: string;
+  readonly columns: string;
+  readonly body: string;
+  /** Byte offset just past the line's newline. */
+  readonly end: number;
 }
 
 /**
  * Encodes sealed rows as journal lines.
  *
  * @example
- * journal.append(encodeJournal(sealed.rows), true);
+ * journal.append(encodeJournal(sealed.rows), at, true);
  */
 export function encodeJournal(rows: readonly EventRow[]): Buffer {
   let text = '';
-  for (const r of rows) text += `${r.seq}\t${r.hash}\t${r.body}\n`;
+  for (const r of rows) {
+    const columns = JSON.stringify([
+      r.time,
+      r.type,
+      r.sessionId,
+      r.connection,
+      r.identity,
+      r.owner,
+      r.commandId,
+      r.decision,
+      r.tables,
+    ]);
+    text += `${r.seq}\t${r.hash}\t${r.leaf}\t${columns}\t${r.body}\n`;
+  }
   return Buffer.from(text, 'utf8');
 }
 
 /**
- * Reads the lines in `bytes` that continue the chain at `from`, skipping those already stored
- * (seq at or below `storedSize`), and pushes each new row's leaf onto `frontier`. A malformed or
- * non-continuing line throws unless it is the last line without its newline or the last line of
- * all (a torn write): then `validBytes` stops before it.
+ * The whole lines in `bytes` from `at`, stopping at the first that is not well formed. `rest` is
+ * where the unread bytes start: a torn last line, or a malformed one.
  */
-export function parseJournal(
-  bytes: Buffer,
-  from: ChainPoint,
-  storedSize: number,
-  frontier: MerkleFrontier,
-): ParsedJournal {
-  const rows: EventRow[] = [];
-  let last = from;
-  let at = 0;
-  while (at < bytes.length) {
-    const end = bytes.indexOf(NEWLINE, at);
-    if (end === -1) break; // torn: no newline yet
-    const line = bytes.toString('utf8', at, end);
-    const tab1 = line.indexOf('\t');
-    const tab2 = line.indexOf('\t', tab1 + 1);
-    const seq = Number(line.slice(0, tab1));
-    if (tab1 > 0 && tab2 > tab1 && Number.isSafeInteger(seq) && seq <= storedSize) {
-      at = end + 1; // already in the tables (a fold whose truncation did not happen yet)
-      continue;
-    }
-    const row = tab2 > tab1 && tab1 > 0 ? rowOfLine(line, tab1, tab2, seq, last) : undefined;
-    if (row === undefined) {
-      if (end + 1 === bytes.length) break; // torn: the last line, never acknowledged
-      throw new Error(`the ledger journal is damaged at byte ${at}: it does not continue the log`);
-    }
-    rows.push(row);
-    frontier.pushHex(row.leaf);
-    last = { size: row.seq, lastHash: row.hash };
-    at = end + 1;
+export function readLines(bytes: Buffer, at = 0): { lines: JournalLine[]; rest: number } {
+  const lines: JournalLine[] = [];
+  let pos = at;
+  while (pos < bytes.length) {
+    const end = bytes.indexOf(NEWLINE, pos);
+    if (end === -1) break;
+    const line = lineOf(bytes.toString('utf8', pos, end), end + 1);
+    if (line === undefined) break;
+    lines.push(line);
+    pos = end + 1;
   }
-  return { rows, last, validBytes: at };
+  return { lines, rest: pos };
 }
 
-function rowOfLine(
-  line: string,
-  tab1: number,
-  tab2: number,
-  seq: number,
-  prev: ChainPoint,
-): EventRow | undefined {
-  if (seq !== prev.size + 1) return undefined;
-  const hash = line.slice(tab1 + 1, tab2);
-  const body = line.slice(tab2 + 1);
-  const leaf = digest('sha256', `\0${body}`, 'hex');
-  if (chainLink(prev.lastHash, leaf) !== hash) return undefined;
-  let parsed: StoredBody;
-  try {
-    parsed = JSON.parse(body) as StoredBody;
-  } catch {
-    return undefined;
+function lineOf(text: string, end: number): JournalLine | undefined {
+  const t1 = text.indexOf('\t');
+  const t2 = text.indexOf('\t', t1 + 1);
+  const t3 = text.indexOf('\t', t2 + 1);
+  const t4 = text.indexOf('\t', t3 + 1);
+  if (t1 <= 0 || t2 < 0 || t3 < 0 || t4 < 0) return undefined;
+  const seq = Number(text.slice(0, t1));
+  if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+  return {
+    seq,
+    hash: text.slice(t1 + 1, t2),
+    leaf: text.slice(t2 + 1, t3),
+    columns: text.slice(t3 + 1, t4),
+    body: text.slice(t4 + 1),
+    end,
+  };
+}
+
+/** Whether `line` is the event after `prev`: its leaf is its body's, its hash chains to prev. */
+export function continues(line: JournalLine, prev: ChainPoint): boolean {
+  return (
+    line.seq === prev.size + 1 &&
+    digest('sha256', `\0${line.body}`, 'hex') === line.leaf &&
+    chainLink(prev.lastHash, line.leaf) === line.hash
+  );
+}
+
+/** The row a line holds, chained after `prevHash`. Throws on columns that are not an array. */
+export function rowOfLine(line: JournalLine, prevHash: string): EventRow {
+  const c = JSON.parse(line.columns) as unknown[];
+  if (!Array.isArray(c) || c.length !== COLUMN_KEYS.length) {
+    throw new Error(`the ledger journal line of event ${line.seq} has no columns`);
   }
-  if (parsed?.seq !== seq) return undefined;
-  return { ...columnsOfBody(parsed), seq, body, leaf, prevHash: prev.lastHash, hash };
+  const columns = Object.fromEntries(
+    COLUMN_KEYS.map((k, i) => [k, c[i]]),
+  ) as unknown as EventColumns;
+  return {
+    ...columns,
+    seq: line.seq,
+    body: line.body,
+    leaf: line.leaf,
+    prevHash,
+    hash: line.hash,
+  };
 }
 
 /**
- * The open journal file. Every method is called with SQLite's write lock held, so one process at
- * a time appends, truncates or decides what the file holds.
+ * One open journal file. Appends and truncations happen under the appenders' lock.
  *
  * @example
- * const journal = new JournalFile(journalPathOf(dbPath));
- * journal.append(encodeJournal(rows), true);
+ * const journal = new JournalFile(journalPathsOf(dbPath)[0]);
+ * journal.append(encodeJournal(rows), journal.size(), true);
  */
 export class JournalFile {
   readonly path: string;
@@ -161,7 +188,7 @@ export class JournalFile {
   }
 
   read(from: number, to: number): Buffer {
-    const out = Buffer.allocUnsafe(to - from);
+    const out = Buffer.allocUnsafe(Math.max(0, to - from));
     let got = 0;
     while (got < out.length) {
       const n = readSync(this.#fd, out, got, out.length - got, from + got);
@@ -172,9 +199,9 @@ export class JournalFile {
   }
 
   /**
-   * Appends at `at` (the size the caller saw under the lock) and, when `durable`, flushes the data
-   * to disk before returning. On failure the file is cut back to `at`, so that nothing of a refused
-   * batch can be folded into the log later.
+   * Appends (the caller saw the file `at` bytes long under the lock) and, when `durable`, flushes
+   * the data to disk before returning. On failure the file is cut back to `at`, so that nothing of
+   * a refused batch is folded into the log later.
    */
   append(bytes: Buffer, at: number, durable: boolean): void {
     try {
@@ -199,5 +226,83 @@ export class JournalFile {
     if (this.#fd < 0) return;
     closeSync(this.#fd);
     this.#fd = -1;
+  }
+}
+
+/** Which journal takes appends, and how many times each was emptied. */
+export interface JournalState {
+  readonly current: 0 | 1;
+  readonly epochs: readonly [number, number];
+}
+
+/**
+ * The appenders' lock (`BEGIN IMMEDIATE` on `ledger.db-lock`) and the journals' state in it. Its
+ * `data_version` changes when another process switched or emptied a journal.
+ *
+ * @example
+ * const lock = new JournalLock(journalLockPathOf(dbPath), 5000);
+ * lock.hold(() => { ... append ... });
+ */
+export class JournalLock {
+  readonly #db: DatabaseSync;
+  readonly #stmt: Record<'begin' | 'commit' | 'version' | 'state' | 'setState', StatementSync>;
+
+  constructor(path: string, busyTimeoutMs: number) {
+    this.#db = new DatabaseSync(path, { timeout: busyTimeoutMs });
+    try {
+      this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL');
+      this.#db.exec(`CREATE TABLE IF NOT EXISTS journal(id INTEGER PRIMARY KEY CHECK (id = 1),
+        current INTEGER NOT NULL, epoch0 INTEGER NOT NULL, epoch1 INTEGER NOT NULL);
+        INSERT INTO journal VALUES (1, 0, 0, 0) ON CONFLICT(id) DO NOTHING;`);
+      this.#stmt = {
+        begin: this.#db.prepare('BEGIN IMMEDIATE'),
+        commit: this.#db.prepare('COMMIT'),
+        version: this.#db.prepare('PRAGMA data_version'),
+        state: this.#db.prepare('SELECT current, epoch0, epoch1 FROM journal WHERE id = 1'),
+        setState: this.#db.prepare(
+          'UPDATE journal SET current = ?, epoch0 = ?, epoch1 = ? WHERE id = 1',
+        ),
+      };
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+  }
+
+  /** Runs `body` holding the lock. */
+  hold<T>(body: () => T): T {
+    this.#stmt.begin.run();
+    try {
+      const out = body();
+      this.#stmt.commit.run();
+      return out;
+    } catch (err) {
+      try {
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      } catch {
+        // Already rolled back by SQLite.
+      }
+      throw err;
+    }
+  }
+
+  /** Changes when another connection committed a state change. */
+  version(): number {
+    return Number((this.#stmt.version.get() as { data_version: number }).data_version);
+  }
+
+  state(): JournalState {
+    const r = this.#stmt.state.get() as { current: number; epoch0: number; epoch1: number };
+    return { current: r.current === 1 ? 1 : 0, epochs: [r.epoch0, r.epoch1] };
+  }
+
+  /** Inside `hold`. */
+  setState(s: JournalState): void {
+    this.#stmt.setState.run(s.current, s.epochs[0], s.epochs[1]);
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
   }
 }

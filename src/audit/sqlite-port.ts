@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { toSealItem, toSealItems } from './sealer.ts';
+import type { FolderInit, FromFolder, ToFolder } from './sqlite-folder-worker.ts';
 import { encodeSealItems } from './sqlite-wire.ts';
 import type { FromWorker, ToWorker, WorkerInit, WorkerItem } from './sqlite-worker.ts';
 import type { LedgerWriterPort, WriteResults } from './store.ts';
@@ -22,12 +23,24 @@ export interface SqlitePortOptions {
   readonly latestCheckpointFile?: string | undefined;
   /** Tests only: the first worker dies inside its Nth transaction, before COMMIT. */
   readonly crashOnTransaction?: number | undefined;
+  /**
+   * Fold the journals into the tables in a thread of their own (a gateway), rather than in the
+   * writer thread between appends (a short CLI command).
+   */
+  readonly background?: boolean;
 }
 
 interface Pending {
   readonly resolve: (r: WriteResults) => void;
   readonly reject: (err: Error) => void;
   readonly sentAt: number;
+}
+
+/** The folder thread (sqlite-folder-worker.ts) and the fold requests it has not answered. */
+interface Folder {
+  readonly worker: Worker;
+  readonly waiting: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+  readonly exited: Promise<void>;
 }
 
 interface Handle {
@@ -50,6 +63,7 @@ export class SqlitePort implements LedgerWriterPort {
   readonly #options: SqlitePortOptions;
   #crashOnTransaction: number | undefined;
   #handle: Handle | undefined;
+  #folder: Folder | undefined;
   #nextId = 1;
   /** Workers started, including the first. */
   workerStarts = 0;
@@ -74,9 +88,19 @@ export class SqlitePort implements LedgerWriterPort {
     return this.#send((id) => ({ t: 'batch', id, items }));
   }
 
-  /** Folds the journal into the tables (see sqlite-journal.ts); resolves once it is done. */
+  /** Folds the journals into the tables (see sqlite-journal.ts); resolves once it is done. */
   async fold(): Promise<void> {
-    await this.#send((id) => ({ t: 'fold', id }));
+    const folder = this.#folder;
+    if (folder === undefined) {
+      await this.#send((id) => ({ t: 'fold', id }));
+      return;
+    }
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    folder.waiting.set(id, { resolve, reject });
+    folder.worker.ref();
+    folder.worker.postMessage({ t: 'fold', id } satisfies ToFolder);
+    await promise;
   }
 
   async prune(beforeMs: number, time: number): Promise<number> {
@@ -85,6 +109,13 @@ export class SqlitePort implements LedgerWriterPort {
   }
 
   async close(): Promise<void> {
+    const folder = this.#folder;
+    this.#folder = undefined;
+    if (folder !== undefined) {
+      folder.worker.ref();
+      folder.worker.postMessage({ t: 'close' } satisfies ToFolder);
+      await folder.exited;
+    }
     const h = this.#handle;
     if (h === undefined || h.dead) return;
     h.closing = true;
@@ -119,6 +150,7 @@ export class SqlitePort implements LedgerWriterPort {
       signingKeyFile: this.#options.signingKeyFile,
       latestCheckpointFile: this.#options.latestCheckpointFile,
       crashOnTransaction: this.#crashOnTransaction,
+      foldInline: this.#options.background !== true,
     };
     this.#crashOnTransaction = undefined;
     const worker = startAuditWorker('sqlite-worker', init);
@@ -148,6 +180,8 @@ export class SqlitePort implements LedgerWriterPort {
       this.#fail(h, new Error(m.reason));
       return;
     }
+    // After the first acknowledged write the ledger and its journals exist: the folder can start.
+    if (this.#options.background && this.#folder === undefined && !h.closing) this.#startFolder();
     this.commits += m.commits;
     for (const r of m.results) {
       const p = h.pending.get(r.id);
@@ -155,6 +189,33 @@ export class SqlitePort implements LedgerWriterPort {
       p?.resolve(r.seqs);
     }
     if (h.pending.size === 0) this.#idle(h);
+  }
+
+  #startFolder(): void {
+    const init: FolderInit = {
+      airlockLedgerFolder: true,
+      path: this.#options.path,
+      busyTimeoutMs: this.#options.busyTimeoutMs,
+    };
+    const worker = startAuditWorker('sqlite-folder-worker', init);
+    const { promise: exited, resolve } = Promise.withResolvers<void>();
+    const folder: Folder = { worker, waiting: new Map(), exited };
+    const settle = (id: number, error?: string): void => {
+      const w = folder.waiting.get(id);
+      folder.waiting.delete(id);
+      if (error === undefined) w?.resolve();
+      else w?.reject(new Error(error));
+      if (folder.waiting.size === 0) worker.unref();
+    };
+    worker.on('message', (m: FromFolder) => settle(m.id, m.error));
+    worker.on('error', () => undefined);
+    worker.on('exit', () => {
+      if (this.#folder === folder) this.#folder = undefined;
+      for (const id of [...folder.waiting.keys()]) settle(id, 'the ledger folder exited');
+      resolve();
+    });
+    worker.unref();
+    this.#folder = folder;
   }
 
   #idle(h: Handle): void {

@@ -8,10 +8,10 @@ import { existsSync, statSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type EventRow, eventOfRow } from './event-codec.ts';
 import { headFromStored } from './sealer.ts';
-import { journalPathOf } from './sqlite-journal.ts';
+import { JournalFolder } from './sqlite-folder.ts';
+import { journalPathsOf } from './sqlite-journal.ts';
 import { metaValue, readPruned } from './sqlite-meta.ts';
 import { SESSION_FILTER } from './sqlite-sessions.ts';
-import { SqliteStoreWriter } from './sqlite-store.ts';
 import {
   type BuiltQuery,
   buildEventQuery,
@@ -270,17 +270,25 @@ export class SqliteStoreReader implements LedgerReader {
 }
 
 function journalBytes(dbPath: string): number {
-  return statSync(journalPathOf(dbPath), { throwIfNoEntry: false })?.size ?? 0;
+  let bytes = 0;
+  for (const p of journalPathsOf(dbPath))
+    bytes += statSync(p, { throwIfNoEntry: false })?.size ?? 0;
+  return bytes;
 }
 
 /**
- * Folds the journal of the ledger at `dbPath` into its tables, as a writer of its own for a moment
- * (it takes the write lock). Nothing to do when there is no ledger yet.
+ * Folds the journals of the ledger at `dbPath` into its tables (see sqlite-folder.ts). It takes
+ * the tables' write lock, never the appenders'. Nothing to do when there is no ledger yet.
  *
  * @example
  * foldJournal('.airlock/ledger.db', 5000);
  */
 export function foldJournal(dbPath: string, busyTimeoutMs: number): void {
   if (!existsSync(dbPath)) return;
-  new SqliteStoreWriter(dbPath, { sync: 'full', busyTimeoutMs }).close();
+  const folder = new JournalFolder(dbPath, { busyTimeoutMs });
+  try {
+    folder.fold();
+  } finally {
+    folder.close();
+  }
 }

@@ -13,7 +13,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Checkpoint, SigningKey } from './checkpoint.ts';
 import { type EventRow, prepareEvent } from './event-codec.ts';
@@ -27,9 +27,21 @@ import {
   type SealItem,
   sealBatch,
 } from './sealer.ts';
-import { encodeJournal, JournalFile, journalPathOf, parseJournal } from './sqlite-journal.ts';
+import { JournalFolder } from './sqlite-folder.ts';
+import {
+  continues,
+  encodeJournal,
+  JournalFile,
+  type JournalLine,
+  JournalLock,
+  type JournalState,
+  journalLockPathOf,
+  journalPathsOf,
+  readLines,
+  rowOfLine,
+} from './sqlite-journal.ts';
 import { metaValue, readPruned } from './sqlite-meta.ts';
-import { forgetSessions, initSessions, migrateSessions, SessionIndex } from './sqlite-sessions.ts';
+import { forgetSessions, initSessions, migrateSessions } from './sqlite-sessions.ts';
 import { EVENT_COLUMNS, type PrunedState, prunedToJson } from './store.ts';
 
 /**
@@ -49,6 +61,8 @@ export interface SqliteWriterOptions {
   readonly latestCheckpointFile?: string | undefined;
   /** Test hook, called in each append with its 1-based number, before the journal is written. */
   readonly beforeCommit?: (transaction: number) => void;
+  /** Appends move to the other journal once the current one is this large (tests set it low). */
+  readonly journalSwitchBytes?: number;
 }
 
 const SCHEMA = `
@@ -86,20 +100,14 @@ export class SqliteStoreWriter {
   readonly #file: { dev: bigint; ino: bigint };
   readonly #options: SqliteWriterOptions;
   readonly #origin: string;
-  readonly #stmt: Record<
-    'begin' | 'commit' | 'head' | 'setHead' | 'insert' | 'dataVersion' | 'setMeta',
-    StatementSync
-  >;
-  readonly #sessions: SessionIndex;
-  readonly #journal: JournalFile;
-  /** What this writer last saw under the lock; undefined: read everything again. */
-  #seen: { dataVersion: number; journalBytes: number } | undefined;
-  /** The head of the log: the tables' head plus the journal's rows after it. */
+  readonly #stmt: Record<'begin' | 'commit' | 'head' | 'setHead' | 'insert', StatementSync>;
+  readonly #lock: JournalLock;
+  readonly #files: readonly [JournalFile, JournalFile];
+  readonly #folder: JournalFolder;
+  /** What this writer knows of the journals, valid while the lock's data_version is unchanged. */
+  #seen: Seen | undefined;
+  /** The head of the log: the tables' head plus the journals' lines after it. */
   #logHead: LedgerHead = emptyHead();
-  /** The tables' head as last read or written (its frontier is reused when unchanged). */
-  #storedHead: LedgerHead | undefined;
-  /** Rows in the journal and not yet in the tables, in seq order. */
-  #pending: EventRow[] = [];
   #transactions = 0;
 
   constructor(path: string, options: SqliteWriterOptions) {
@@ -108,7 +116,7 @@ export class SqliteStoreWriter {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const fresh = !existsSync(path);
     this.#db = new DatabaseSync(path, { timeout: options.busyTimeoutMs });
-    let journal: JournalFile | undefined;
+    const opened: { close(): void }[] = [];
     try {
       restrictMode(path);
       this.#configure(options, fresh);
@@ -122,18 +130,22 @@ export class SqliteStoreWriter {
           'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
         ),
         insert: this.#db.prepare(INSERT),
-        dataVersion: this.#db.prepare('PRAGMA data_version'),
-        setMeta: this.#db.prepare(
-          'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-        ),
       };
-      this.#sessions = new SessionIndex(this.#db);
-      journal = new JournalFile(journalPathOf(path));
-      this.#journal = journal;
-      // Recovery: whatever a crashed writer left in the journal goes into the tables now.
+      this.#lock = new JournalLock(journalLockPathOf(path), options.busyTimeoutMs);
+      opened.push(this.#lock);
+      const [a, b] = journalPathsOf(path);
+      this.#files = [new JournalFile(a), new JournalFile(b)];
+      opened.push(...this.#files);
+      for (const p of [journalLockPathOf(path), a, b]) restrictMode(p);
+      this.#folder = new JournalFolder(path, {
+        busyTimeoutMs: options.busyTimeoutMs,
+        db: this.#db,
+      });
+      // Recovery: the journals are checked (a torn last line is dropped), then folded.
+      this.#lock.hold(() => this.#catchUp());
       this.fold();
     } catch (err) {
-      journal?.close();
+      for (const o of opened) o.close();
       this.#db.close();
       throw err;
     }
@@ -148,34 +160,35 @@ export class SqliteStoreWriter {
     return this.#transactions;
   }
 
-  /** Events in the journal that are not in the tables yet. */
+  /** Events appended and not folded into the tables by this process, as far as it knows. */
   get unfolded(): number {
-    return this.#pending.length;
+    return Math.max(0, this.#logHead.size - this.#folder.storedSize);
   }
 
   /**
-   * Appends the items as one group commit: sealed, written to the journal and flushed (with
-   * `sync: 'full'`) before it returns. Per item its seq, 0 or the reason it was refused.
+   * Appends the items as one group commit: sealed, written to the current journal and flushed
+   * (with `sync: 'full'`) before it returns. Per item its seq, 0 or the reason it was refused.
    */
   write(items: readonly SealItem[]): (number | string)[] {
     if (items.length === 0) return [];
     let checkpoints: Checkpoint[] = [];
-    const results = this.#locked(() => {
-      this.#catchUp();
+    const results = this.#lock.hold(() => {
+      const seen = this.#catchUp();
       const sealed = sealBatch(this.#logHead, items, {
         origin: this.#origin,
         signer: this.#options.signer,
       });
       this.#options.beforeCommit?.(this.#transactions + 1);
       if (sealed.rows.length > 0) {
-        const seen = this.#seen as { dataVersion: number; journalBytes: number };
+        const f = seen.state.current;
         const bytes = encodeJournal(sealed.rows);
-        this.#journal.append(bytes, seen.journalBytes, this.#options.sync === 'full');
-        seen.journalBytes += bytes.length;
-        for (const row of sealed.rows) this.#pending.push(row);
+        (this.#files[f] as JournalFile).append(bytes, seen.bytes[f], this.#options.sync === 'full');
+        seen.bytes[f] += bytes.length;
+        seen.lastSeq[f] = sealed.head.size;
         this.#logHead = sealed.head;
       }
       this.#transactions++;
+      this.#rotate(seen);
       checkpoints = sealed.checkpoints;
       return sealed.results;
     });
@@ -184,38 +197,67 @@ export class SqliteStoreWriter {
   }
 
   /**
-   * Copies the journal's events into the tables in one transaction, then empties the journal.
-   * Readers see an event in queries once it is folded.
+   * Copies the journals' events into the tables (readers see an event once it is folded), then
+   * empties a journal that is all folded. Returns how many events were folded.
    */
-  fold(): void {
-    this.#locked(() => {
-      this.#catchUp();
-      this.#foldPending();
+  fold(): number {
+    const n = this.#folder.fold();
+    this.#lock.hold(() => {
+      const seen = this.#catchUp();
+      const stored = this.#storedSize();
+      for (const f of [0, 1] as const) if (seen.lastSeq[f] <= stored) this.#empty(seen, f);
     });
-    // Emptied in a transaction of its own, once the rows above are durable in the tables. It
-    // changes `meta`, so that every other writer sees a commit and reads the journal afresh.
-    this.#locked(() => {
-      this.#catchUp();
-      const seen = this.#seen as { dataVersion: number; journalBytes: number };
-      if (this.#pending.length > 0 || seen.journalBytes === 0) return;
-      this.#stmt.setMeta.run('journal_emptied', String(this.#logHead.size));
-      this.#journal.truncate(0);
-      seen.journalBytes = 0;
-    });
+    return n;
   }
 
   /** See `LedgerWriterPort.prune`. Returns the new `throughSeq` (0 when nothing was pruned). */
   prune(beforeMs: number, time: number): number {
-    return this.#locked(() => {
-      this.#catchUp();
-      this.#foldPending();
+    return this.#lock.hold(() => {
+      const seen = this.#catchUp();
+      // Holding the appenders' lock, nothing is appended meanwhile: this folds the whole log.
+      this.#folder.fold();
+      if (this.#folder.storedSize !== this.#logHead.size) {
+        throw new Error('the ledger journal could not be folded before pruning');
+      }
+      const through = this.#pruneTables(beforeMs, time);
+      this.#empty(seen, 0);
+      this.#empty(seen, 1);
+      return through;
+    });
+  }
+
+  /** Folds what is left in the journals (best effort: the next writer or reader folds it). */
+  close(): void {
+    if (!this.#db.isOpen) return;
+    try {
+      this.fold();
+    } catch {
+      // The events stay in the journal, durable.
+    }
+    this.#folder.close();
+    for (const f of this.#files) f.close();
+    this.#lock.close();
+    this.#db.close();
+  }
+
+  #pruneTables(beforeMs: number, time: number): number {
+    this.#stmt.begin.run();
+    try {
+      this.#checkFileUnmoved();
       const plan = this.#prunePlan(beforeMs);
-      if (plan === undefined) return 0;
+      if (plan === undefined) {
+        this.#stmt.commit.run();
+        return 0;
+      }
       this.#db.exec('DROP TRIGGER events_no_delete');
       forgetSessions(this.#db, plan.throughSeq);
       this.#db.prepare('DELETE FROM events WHERE seq <= ?').run(plan.throughSeq);
       this.#db.exec(NO_DELETE_TRIGGER);
-      this.#stmt.setMeta.run('pruned', prunedToJson(plan));
+      this.#db
+        .prepare(
+          "INSERT INTO meta(key, value) VALUES ('pruned', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .run(prunedToJson(plan));
       const data = { throughSeq: plan.throughSeq, rootHash: plan.checkpoint.rootHash };
       const sealed = sealBatch(
         this.#logHead,
@@ -223,21 +265,15 @@ export class SqliteStoreWriter {
         { origin: this.#origin },
       );
       for (const row of sealed.rows) insertRow(this.#stmt.insert, row);
-      this.#setStoredHead(sealed.head);
+      const s = headToStored(sealed.head);
+      this.#stmt.setHead.run(s.size, s.lastHash, s.checkpointSeq, s.frontier);
+      this.#stmt.commit.run();
+      this.#logHead = sealed.head;
       return plan.throughSeq;
-    });
-  }
-
-  /** Folds what is left in the journal (best effort: the next writer folds it otherwise). */
-  close(): void {
-    if (!this.#db.isOpen) return;
-    try {
-      this.fold();
-    } catch {
-      // The events stay in the journal, durable; the next writer or reader folds them.
+    } catch (err) {
+      this.#rollback();
+      throw err;
     }
-    this.#journal.close();
-    this.#db.close();
   }
 
   #configure(options: SqliteWriterOptions, fresh: boolean): void {
@@ -251,74 +287,131 @@ export class SqliteStoreWriter {
     this.#db.exec('PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -32768');
   }
 
-  /** Runs `body` holding the ledger's write lock; commits what it changed in the tables. */
-  #locked<T>(body: () => T): T {
-    this.#stmt.begin.run();
-    try {
-      this.#checkFileUnmoved();
-      const out = body();
-      this.#stmt.commit.run();
-      return out;
-    } catch (err) {
-      this.#seen = undefined;
-      this.#rollback();
-      throw err;
+  /**
+   * Inside the lock: brings this writer up to date with what other writers did since it last held
+   * it. Another process's switch or emptied journal (the lock's data_version changed) means reading
+   * the tables' head and both journals again; a longer current journal, reading the lines another
+   * process appended.
+   */
+  #catchUp(): Seen {
+    this.#checkFileUnmoved();
+    const version = this.#lock.version();
+    const seen = this.#seen;
+    if (seen !== undefined && seen.version === version) {
+      const f = seen.state.current;
+      const size = (this.#files[f] as JournalFile).size();
+      if (size === seen.bytes[f]) return seen;
+      if (size > seen.bytes[f]) {
+        const lines = this.#linesOf(f, seen.bytes[f], size);
+        this.#continueWith(lines);
+        seen.bytes[f] = (this.#files[f] as JournalFile).size();
+        if (lines.length > 0) seen.lastSeq[f] = this.#logHead.size;
+        return seen;
+      }
     }
+    return this.#reload(version);
+  }
+
+  /** Everything again: the tables' head, then every line after it in both journals. */
+  #reload(version: number): Seen {
+    this.#seen = undefined;
+    const state = this.#lock.state();
+    const stored = this.#readStoredHead();
+    this.#logHead = { ...stored, frontier: stored.frontier.clone() };
+    const bytes: [number, number] = [0, 0];
+    const lastSeq: [number, number] = [0, 0];
+    const waiting: Located[] = [];
+    for (const f of [0, 1] as const) {
+      const size = (this.#files[f] as JournalFile).size();
+      const lines = this.#linesOf(f, 0, size);
+      bytes[f] = size;
+      lastSeq[f] = Math.max(0, ...lines.map((l) => l.line.seq));
+      for (const l of lines) if (l.line.seq > stored.size) waiting.push(l);
+    }
+    waiting.sort((x, y) => x.line.seq - y.line.seq);
+    this.#continueWith(waiting);
+    for (const f of [0, 1] as const) bytes[f] = (this.#files[f] as JournalFile).size();
+    this.#seen = { version, state, bytes, lastSeq };
+    return this.#seen;
   }
 
   /**
-   * Brings this writer up to date with what other writers did since it last held the lock: a
-   * commit by another connection (a fold, a prune, an emptied journal) means reading the head and
-   * the journal again; a longer journal, reading the lines another process appended.
+   * The whole lines of a journal in [from, to). A torn last line is cut off the file; a malformed
+   * line with more after it means the journal is damaged.
    */
-  #catchUp(): void {
-    const dataVersion = Number(
-      (this.#stmt.dataVersion.get() as { data_version: number }).data_version,
-    );
-    const bytes = this.#journal.size();
-    const seen = this.#seen;
-    if (seen !== undefined && seen.dataVersion === dataVersion) {
-      if (seen.journalBytes === bytes) return;
-      if (bytes > seen.journalBytes) {
-        this.#readJournal(seen.journalBytes, bytes, this.#storedSize());
-        return;
+  #linesOf(f: 0 | 1, from: number, to: number): Located[] {
+    const file = this.#files[f] as JournalFile;
+    const bytes = file.read(from, to);
+    const { lines, rest } = readLines(bytes);
+    if (rest < bytes.length) {
+      const next = bytes.indexOf(0x0a, rest);
+      if (next !== -1 && next !== bytes.length - 1) throw damaged(file.path, from + rest);
+      file.truncate(from + rest);
+    }
+    let start = from;
+    return lines.map((line) => {
+      const out: Located = { line, file: f, start, end: from + line.end };
+      start = out.end;
+      return out;
+    });
+  }
+
+  /**
+   * Extends the log head with lines (seq order) that must each continue it. One that does not is
+   * dropped when it is the very last line written (a torn write, never acknowledged) and stops the
+   * writer otherwise.
+   */
+  #continueWith(lines: readonly Located[]): void {
+    let { size, lastHash, checkpointSeq } = this.#logHead;
+    const frontier = this.#logHead.frontier.clone();
+    for (const [i, { line, file, start, end }] of lines.entries()) {
+      if (!continues(line, { size, lastHash })) {
+        const journal = this.#files[file] as JournalFile;
+        if (i !== lines.length - 1 || end !== journal.size()) throw damaged(journal.path, start);
+        journal.truncate(start);
+        break;
       }
+      frontier.pushHex(line.leaf);
+      size = line.seq;
+      lastHash = line.hash;
+      if (rowOfLine(line, '').type === 'ledger.checkpointed') checkpointSeq = line.seq;
     }
-    this.#storedHead = this.#readStoredHead();
-    this.#logHead = { ...this.#storedHead, frontier: this.#storedHead.frontier.clone() };
-    this.#pending = [];
-    this.#seen = { dataVersion, journalBytes: 0 };
-    this.#readJournal(0, bytes, this.#storedHead.size);
-  }
-
-  /** Reads journal lines in [from, to) after the log head; a torn last line is cut off. */
-  #readJournal(from: number, to: number, storedSize: number): void {
-    const seen = this.#seen as { dataVersion: number; journalBytes: number };
-    const head = this.#logHead;
-    const frontier = head.frontier.clone();
-    const parsed = parseJournal(this.#journal.read(from, to), head, storedSize, frontier);
-    let checkpointSeq = head.checkpointSeq;
-    for (const row of parsed.rows) {
-      this.#pending.push(row);
-      if (row.type === 'ledger.checkpointed') checkpointSeq = row.seq;
-    }
-    const { size, lastHash } = parsed.last;
     this.#logHead = { size, lastHash, checkpointSeq, frontier };
-    seen.journalBytes = from + parsed.validBytes;
-    if (seen.journalBytes < to) this.#journal.truncate(seen.journalBytes);
   }
 
+  /**
+   * Inside the lock: empties the other journal once the tables hold all of it, and makes it the
+   * current one when the current one has grown large.
+   */
+  #rotate(seen: Seen): void {
+    const current = seen.state.current;
+    const other = current === 0 ? 1 : 0;
+    if (seen.bytes[other] > 0 && seen.lastSeq[other] <= this.#storedSize()) {
+      this.#empty(seen, other);
+    }
+    const switchAt = this.#options.journalSwitchBytes ?? JOURNAL_SWITCH_BYTES;
+    if (seen.bytes[other] === 0 && seen.bytes[current] >= switchAt) {
+      seen.state = { current: other, epochs: seen.state.epochs };
+      this.#lock.setState(seen.state);
+    }
+  }
+
+  /** Inside the lock, once the tables hold all of a journal: truncates it. */
+  #empty(seen: Seen, f: 0 | 1): void {
+    if (seen.bytes[f] === 0) return;
+    (this.#files[f] as JournalFile).truncate(0);
+    const epochs: [number, number] = [seen.state.epochs[0], seen.state.epochs[1]];
+    epochs[f]++;
+    seen.state = { current: seen.state.current, epochs };
+    this.#lock.setState(seen.state);
+    seen.bytes[f] = 0;
+    seen.lastSeq[f] = 0;
+  }
+
+  /** The tables' size now (another process's folder may have moved it). */
   #storedSize(): number {
-    return this.#storedHead?.size ?? 0;
-  }
-
-  /** Inserts the pending rows and moves the tables' head to the log head (inside the lock). */
-  #foldPending(): void {
-    if (this.#pending.length === 0) return;
-    for (const row of this.#pending) insertRow(this.#stmt.insert, row);
-    this.#pending = [];
-    this.#sessions.catchUp(this.#logHead.size);
-    this.#setStoredHead(this.#logHead);
+    const row = this.#stmt.head.get() as { size: number } | undefined;
+    return row?.size ?? 0;
   }
 
   #readStoredHead(): LedgerHead {
@@ -326,22 +419,12 @@ export class SqliteStoreWriter {
       | { size: number; last_hash: string; checkpoint_seq: number; frontier: string }
       | undefined;
     if (row === undefined) throw new Error('the ledger head row is missing');
-    return headFromStored(
-      {
-        size: row.size,
-        lastHash: row.last_hash,
-        checkpointSeq: row.checkpoint_seq,
-        frontier: row.frontier,
-      },
-      this.#storedHead,
-    );
-  }
-
-  #setStoredHead(head: LedgerHead): void {
-    const s = headToStored(head);
-    this.#stmt.setHead.run(s.size, s.lastHash, s.checkpointSeq, s.frontier);
-    this.#storedHead = head;
-    this.#logHead = head;
+    return headFromStored({
+      size: row.size,
+      lastHash: row.last_hash,
+      checkpointSeq: row.checkpoint_seq,
+      frontier: row.frontier,
+    });
   }
 
   #publish(checkpoints: readonly Checkpoint[]): void {
@@ -478,4 +561,32 @@ function restrictMode(path: string): void {
 function fileIdentity(path: string): { dev: bigint; ino: bigint } {
   const st = statSync(path, { bigint: true });
   return { dev: st.dev, ino: st.ino };
+}
+
+/** Switch appends to the other journal once the current one is this large. */
+const JOURNAL_SWITCH_BYTES = 8 << 20;
+
+/** What a writer knows of the journals (see `#catchUp`). */
+interface Seen {
+  /** The lock's data_version when this was read. */
+  readonly version: number;
+  state: JournalState;
+  /** Bytes of whole lines in each journal. */
+  readonly bytes: [number, number];
+  /** The newest seq in each journal, 0 when empty. */
+  readonly lastSeq: [number, number];
+}
+
+/** A journal line and where it is. */
+interface Located {
+  readonly line: JournalLine;
+  readonly file: 0 | 1;
+  readonly start: number;
+  readonly end: number;
+}
+
+function damaged(path: string, at: number): Error {
+  return new Error(
+    `the ledger journal ${basename(path)} is damaged at byte ${at}: it does not continue the log`,
+  );
 }

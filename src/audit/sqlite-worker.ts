@@ -57,6 +57,8 @@ export interface WorkerInit {
   readonly latestCheckpointFile?: string | undefined;
   /** Fault injection for tests: the worker dies inside this transaction, before COMMIT. */
   readonly crashOnTransaction?: number | undefined;
+  /** Fold the journals between appends (no folder thread). */
+  readonly foldInline: boolean;
 }
 
 type Job = Exclude<ToWorker, { t: 'close' }>;
@@ -133,6 +135,7 @@ function runWorker(init: WorkerInit, port: MessagePort): void {
       shutDown();
       return;
     }
+    if (!init.foldInline) return;
     if (writer.unfolded >= FOLD_EVENTS) fold();
     else if (writer.unfolded > 0 && foldTimer === undefined) {
       foldTimer = setTimeout(fold, FOLD_DELAY_MS);

@@ -19,7 +19,10 @@ function workerExecArgv(): { execArgv?: string[] } {
  * @example
  * const worker = startAuditWorker('verify-worker', { airlockVerifyWorker: true, path });
  */
-export function startAuditWorker(name: 'sqlite-worker' | 'verify-worker', data: unknown): Worker {
+export function startAuditWorker(
+  name: 'sqlite-worker' | 'sqlite-folder-worker' | 'verify-worker',
+  data: unknown,
+): Worker {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   return new Worker(new URL(`./${name}.${ext}`, import.meta.url), {
     workerData: data,

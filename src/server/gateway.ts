@@ -99,6 +99,7 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     audit: config.audit,
     dataDir: config.data_dir,
     clock,
+    background: true,
     onError: (err) => logger.error('audit append failed', { code: err.code }),
     onCommit: () => {
       for (const s of sinks) s.notify();

@@ -1,0 +1,61 @@
+/**
+ * The gateway's folder thread: folds the ledger's journals into its tables every `FOLD_DELAY_MS`
+ * while they grow, and at once when asked (a reader is about to query). It takes only the tables'
+ * write lock, so the writer thread's appends never wait for it (see sqlite-folder.ts).
+ */
+
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { describeError } from './sealer.ts';
+import { JournalFolder } from './sqlite-folder.ts';
+
+/** How often the journals are looked at; an event waits about this long to be queryable. */
+export const FOLD_DELAY_MS = 20;
+
+export interface FolderInit {
+  readonly airlockLedgerFolder: true;
+  readonly path: string;
+  readonly busyTimeoutMs: number;
+}
+
+/** Main thread to folder. */
+export type ToFolder = { readonly t: 'fold'; readonly id: number } | { readonly t: 'close' };
+
+/** Folder to main thread: a requested fold is done (or failed, with SQLite's reason). */
+export interface FromFolder {
+  readonly t: 'folded';
+  readonly id: number;
+  readonly error?: string;
+}
+
+function runFolder(init: FolderInit, port: MessagePort): void {
+  let folder: JournalFolder | undefined;
+  const fold = (): string | undefined => {
+    try {
+      folder ??= new JournalFolder(init.path, { busyTimeoutMs: init.busyTimeoutMs });
+      if (folder.hasNew()) folder.fold();
+      return undefined;
+    } catch (err) {
+      // Tried again on the next tick with a fresh connection; the events wait in the journal.
+      folder?.close();
+      folder = undefined;
+      return describeError(err);
+    }
+  };
+  const timer = setInterval(fold, FOLD_DELAY_MS);
+  port.on('message', (m: ToFolder) => {
+    if (m.t === 'close') {
+      clearInterval(timer);
+      fold();
+      folder?.close();
+      port.close();
+      return;
+    }
+    const error = fold();
+    port.postMessage({ t: 'folded', id: m.id, ...(error ? { error } : {}) } satisfies FromFolder);
+  });
+}
+
+const init = workerData as Partial<FolderInit> | null;
+if (parentPort !== null && init?.airlockLedgerFolder === true) {
+  runFolder(init as FolderInit, parentPort);
+}

@@ -1,0 +1,220 @@
+/**
+ * Copies the journals' events (sqlite-journal.ts) into the embedded store's tables, in bulk, under
+ * the tables' own write lock (`BEGIN IMMEDIATE` on ledger.db) and not the appenders' lock, so that
+ * appends never wait for it. The gateway runs one in a thread of its own (sqlite-folder-worker.ts);
+ * a writer folds inline when it closes, and a reader in another process before it reads.
+ *
+ * The folder trusts the lines' hashes and columns as the tables trust their rows: `verify` checks
+ * both. It only takes events in seq order from the tables' head on, so a line is folded once.
+ */
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { DatabaseSync as Database } from 'node:sqlite';
+import { headFromStored, headToStored, type LedgerHead } from './sealer.ts';
+import {
+  JournalFile,
+  type JournalLine,
+  JournalLock,
+  journalLockPathOf,
+  journalPathsOf,
+  readLines,
+  rowOfLine,
+} from './sqlite-journal.ts';
+import { SessionIndex } from './sqlite-sessions.ts';
+import { EVENT_COLUMNS } from './store.ts';
+
+const INSERT = `INSERT INTO events(${EVENT_COLUMNS}) VALUES (${EVENT_COLUMNS.split(',')
+  .map(() => '?')
+  .join(', ')})`;
+
+/** Where a file's lines not known to be folded start, valid while its epoch is unchanged. */
+interface Offset {
+  epoch: number;
+  at: number;
+}
+
+/**
+ * @example
+ * const folder = new JournalFolder('/var/lib/airlock/ledger.db', { busyTimeoutMs: 5000 });
+ * folder.fold(); // events copied
+ * folder.close();
+ */
+export class JournalFolder {
+  readonly #db: DatabaseSync;
+  readonly #ownsDb: boolean;
+  readonly #files: readonly [JournalFile, JournalFile];
+  readonly #lock: JournalLock;
+  readonly #stmt: Record<'begin' | 'commit' | 'head' | 'setHead' | 'insert', StatementSync>;
+  readonly #sessions: SessionIndex;
+  readonly #offsets: [Offset, Offset] = [
+    { epoch: -1, at: 0 },
+    { epoch: -1, at: 0 },
+  ];
+  #stored: LedgerHead | undefined;
+  /** The journals' sizes when last folded (-1: unknown). */
+  readonly #sizes: [number, number] = [-1, -1];
+
+  /** `db`: a connection to share (the writer's); otherwise the folder opens its own. */
+  constructor(dbPath: string, options: { busyTimeoutMs: number; db?: DatabaseSync }) {
+    this.#ownsDb = options.db === undefined;
+    this.#db = options.db ?? new Database(dbPath, { timeout: options.busyTimeoutMs });
+    const opened: { close(): void }[] = [];
+    try {
+      if (this.#ownsDb) {
+        this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+        this.#db.exec('PRAGMA synchronous = FULL; PRAGMA cache_size = -32768');
+      }
+      const [a, b] = journalPathsOf(dbPath);
+      const files = [new JournalFile(a), new JournalFile(b)] as const;
+      opened.push(...files);
+      this.#files = files;
+      this.#lock = new JournalLock(journalLockPathOf(dbPath), options.busyTimeoutMs);
+      opened.push(this.#lock);
+      this.#stmt = {
+        begin: this.#db.prepare('BEGIN IMMEDIATE'),
+        commit: this.#db.prepare('COMMIT'),
+        head: this.#db.prepare('SELECT * FROM head WHERE id = 1'),
+        setHead: this.#db.prepare(
+          'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
+        ),
+        insert: this.#db.prepare(INSERT),
+      };
+      this.#sessions = new SessionIndex(this.#db);
+    } catch (err) {
+      for (const o of opened) o.close();
+      if (this.#ownsDb) this.#db.close();
+      throw err;
+    }
+  }
+
+  /** Whether a journal changed size since the last fold (cheap: two fstat calls). */
+  hasNew(): boolean {
+    return this.#files.some((f, i) => f.size() !== this.#sizes[i]);
+  }
+
+  /** The tables' size as of this folder's last fold (0 before the first). */
+  get storedSize(): number {
+    return this.#stored?.size ?? 0;
+  }
+
+  /**
+   * Copies every event after the tables' head that the journals hold, in one transaction.
+   * Returns how many.
+   */
+  fold(): number {
+    const state = this.#lock.state();
+    this.#stmt.begin.run();
+    try {
+      const stored = this.#readHead();
+      const waiting: JournalLine[] = [];
+      const seen: JournalLine[][] = [];
+      for (const f of [0, 1] as const) {
+        const offset = this.#offsets[f];
+        if (offset.epoch !== state.epochs[f]) {
+          offset.epoch = state.epochs[f];
+          offset.at = 0;
+        }
+        const size = this.#files[f].size();
+        this.#sizes[f] = size;
+        if (size < offset.at) offset.at = 0;
+        const { lines } = readLines(this.#files[f].read(offset.at, size));
+        seen.push(lines);
+        for (const line of lines) if (line.seq > stored.size) waiting.push(line);
+      }
+      waiting.sort((x, y) => x.seq - y.seq);
+      const head = this.#insert(stored, waiting);
+      if (head !== stored) {
+        this.#sessions.catchUp(head.size);
+        const s = headToStored(head);
+        this.#stmt.setHead.run(s.size, s.lastHash, s.checkpointSeq, s.frontier);
+      }
+      this.#stmt.commit.run();
+      this.#stored = head;
+      for (const f of [0, 1] as const) this.#advance(f, seen[f] ?? [], head.size);
+      return head.size - stored.size;
+    } catch (err) {
+      this.#stored = undefined;
+      for (const o of this.#offsets) o.epoch = -1;
+      this.#sizes.fill(-1);
+      try {
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      } catch {
+        // Already rolled back by SQLite.
+      }
+      throw err;
+    }
+  }
+
+  close(): void {
+    for (const f of this.#files) f.close();
+    this.#lock.close();
+    if (this.#ownsDb && this.#db.isOpen) this.#db.close();
+  }
+
+  /** Inserts the run of lines that continues `stored` (seq order); the new head. */
+  #insert(stored: LedgerHead, lines: readonly JournalLine[]): LedgerHead {
+    let size = stored.size;
+    let lastHash = stored.lastHash;
+    let checkpointSeq = stored.checkpointSeq;
+    let frontier = stored.frontier;
+    for (const line of lines) {
+      if (line.seq <= size) continue; // the same event in both files: a switch lost in a crash
+      if (line.seq !== size + 1) break; // a gap: the rest waits (the writer refuses a damaged log)
+      const row = rowOfLine(line, lastHash);
+      if (frontier === stored.frontier) frontier = stored.frontier.clone();
+      this.#bind(row);
+      frontier.pushHex(row.leaf);
+      size = row.seq;
+      lastHash = row.hash;
+      if (row.type === 'ledger.checkpointed') checkpointSeq = row.seq;
+    }
+    return size === stored.size ? stored : { size, lastHash, checkpointSeq, frontier };
+  }
+
+  #bind(r: ReturnType<typeof rowOfLine>): void {
+    this.#stmt.insert.run(
+      r.seq,
+      r.time,
+      r.type,
+      r.sessionId,
+      r.connection,
+      r.identity,
+      r.owner,
+      r.commandId,
+      r.decision,
+      r.tables,
+      r.body,
+      r.leaf,
+      r.prevHash,
+      r.hash,
+    );
+  }
+
+  /** Moves a file's offset past its lines that are all in the tables now. */
+  #advance(f: 0 | 1, lines: readonly JournalLine[], size: number): void {
+    const offset = this.#offsets[f];
+    let at = offset.at;
+    for (const line of lines) {
+      if (line.seq > size) break;
+      at = offset.at + line.end;
+    }
+    offset.at = at;
+  }
+
+  #readHead(): LedgerHead {
+    const row = this.#stmt.head.get() as
+      | { size: number; last_hash: string; checkpoint_seq: number; frontier: string }
+      | undefined;
+    if (row === undefined) throw new Error('the ledger head row is missing');
+    this.#stored = headFromStored(
+      {
+        size: row.size,
+        lastHash: row.last_hash,
+        checkpointSeq: row.checkpoint_seq,
+        frontier: row.frontier,
+      },
+      this.#stored,
+    );
+    return this.#stored;
+  }
+}
