@@ -207,6 +207,31 @@ describe('the embedded store journal', () => {
     assert.equal(journalSize(path), 0);
   });
 
+  test('a prune by one writer is seen by another before its next append', async () => {
+    const path = freshDb();
+    const { loadOrCreateSigningKey } = await import('./checkpoint.ts');
+    const signer = loadOrCreateSigningKey(join(path, '..', 'key.pem'));
+    const a = new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000, signer });
+    const b = new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000, signer });
+    a.write([...events(3), { checkpoint: true, time: 1_700_000_000_100 }]);
+    a.fold();
+    assert.deepEqual(b.write(events(1)), [5]);
+    b.fold();
+    assert.equal(a.prune(1_800_000_000_000, 1_700_000_000_200), 3);
+    assert.deepEqual(b.write(events(1)), [7]);
+    a.close();
+    b.close();
+    assert.deepEqual(
+      (await tableRows(path)).map((r) => [r.seq, r.type]),
+      [
+        [4, 'ledger.checkpointed'],
+        [5, 'command.requested'],
+        [6, 'ledger.pruned'],
+        [7, 'command.requested'],
+      ],
+    );
+  });
+
   test('checkpoints written to the journal are found again by another writer', async () => {
     const path = freshDb();
     const { loadOrCreateSigningKey } = await import('./checkpoint.ts');

@@ -220,7 +220,9 @@ export class SqliteStoreWriter {
         throw new Error('the ledger journal could not be folded before pruning');
       }
       const through = this.#pruneTables(beforeMs, time);
-      this.#empty(seen, 0);
+      // The pruned event went into the tables, not a journal: other writers must read the head
+      // again, so the state changes even when both journals are empty already.
+      this.#empty(seen, 0, true);
       this.#empty(seen, 1);
       return through;
     });
@@ -397,8 +399,8 @@ export class SqliteStoreWriter {
   }
 
   /** Inside the lock, once the tables hold all of a journal: truncates it. */
-  #empty(seen: Seen, f: 0 | 1): void {
-    if (seen.bytes[f] === 0) return;
+  #empty(seen: Seen, f: 0 | 1, always = false): void {
+    if (seen.bytes[f] === 0 && !always) return;
     (this.#files[f] as JournalFile).truncate(0);
     const epochs: [number, number] = [seen.state.epochs[0], seen.state.epochs[1]];
     epochs[f]++;
