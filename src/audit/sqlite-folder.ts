@@ -10,6 +10,7 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { DatabaseSync as Database } from 'node:sqlite';
+import type { EventRow } from './event-codec.ts';
 import { headFromStored, headToStored, type LedgerHead } from './sealer.ts';
 import {
   JournalFile,
@@ -23,9 +24,65 @@ import {
 import { SessionIndex } from './sqlite-sessions.ts';
 import { EVENT_COLUMNS } from './store.ts';
 
-const INSERT = `INSERT INTO events(${EVENT_COLUMNS}) VALUES (${EVENT_COLUMNS.split(',')
+/** The embedded store's row insert; `insertRow` binds it. */
+export const INSERT_EVENT = `INSERT INTO events(${EVENT_COLUMNS}) VALUES (${EVENT_COLUMNS.split(',')
   .map(() => '?')
   .join(', ')})`;
+
+/** Binds `EVENT_COLUMNS` in order (no array per row: this runs for every event). */
+export function insertRow(insert: StatementSync, r: EventRow): void {
+  insert.run(
+    r.seq,
+    r.time,
+    r.type,
+    r.sessionId,
+    r.connection,
+    r.identity,
+    r.owner,
+    r.commandId,
+    r.decision,
+    r.tables,
+    r.body,
+    r.leaf,
+    r.prevHash,
+    r.hash,
+  );
+}
+
+/** The statements a writer of the tables uses. */
+export type TableStatements = Record<
+  'begin' | 'commit' | 'head' | 'setHead' | 'insert',
+  StatementSync
+>;
+
+export function tableStatements(db: DatabaseSync): TableStatements {
+  return {
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    head: db.prepare('SELECT * FROM head WHERE id = 1'),
+    setHead: db.prepare(
+      'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
+    ),
+    insert: db.prepare(INSERT_EVENT),
+  };
+}
+
+/** The tables' head row, reusing `cached` when it describes the same state. */
+export function readStoredHead(head: StatementSync, cached?: LedgerHead): LedgerHead {
+  const row = head.get() as
+    | { size: number; last_hash: string; checkpoint_seq: number; frontier: string }
+    | undefined;
+  if (row === undefined) throw new Error('the ledger head row is missing');
+  return headFromStored(
+    {
+      size: row.size,
+      lastHash: row.last_hash,
+      checkpointSeq: row.checkpoint_seq,
+      frontier: row.frontier,
+    },
+    cached,
+  );
+}
 
 /** Where a file's lines not known to be folded start, valid while its epoch is unchanged. */
 interface Offset {
@@ -44,7 +101,7 @@ export class JournalFolder {
   readonly #ownsDb: boolean;
   readonly #files: readonly [JournalFile, JournalFile];
   readonly #lock: JournalLock;
-  readonly #stmt: Record<'begin' | 'commit' | 'head' | 'setHead' | 'insert', StatementSync>;
+  readonly #stmt: TableStatements;
   readonly #sessions: SessionIndex;
   readonly #offsets: [Offset, Offset] = [
     { epoch: -1, at: 0 },
@@ -70,15 +127,7 @@ export class JournalFolder {
       this.#files = files;
       this.#lock = new JournalLock(journalLockPathOf(dbPath), options.busyTimeoutMs);
       opened.push(this.#lock);
-      this.#stmt = {
-        begin: this.#db.prepare('BEGIN IMMEDIATE'),
-        commit: this.#db.prepare('COMMIT'),
-        head: this.#db.prepare('SELECT * FROM head WHERE id = 1'),
-        setHead: this.#db.prepare(
-          'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
-        ),
-        insert: this.#db.prepare(INSERT),
-      };
+      this.#stmt = tableStatements(this.#db);
       this.#sessions = new SessionIndex(this.#db);
     } catch (err) {
       for (const o of opened) o.close();
@@ -162,32 +211,13 @@ export class JournalFolder {
       if (line.seq !== size + 1) break; // a gap: the rest waits (the writer refuses a damaged log)
       const row = rowOfLine(line, lastHash);
       if (frontier === stored.frontier) frontier = stored.frontier.clone();
-      this.#bind(row);
+      insertRow(this.#stmt.insert, row);
       frontier.pushHex(row.leaf);
       size = row.seq;
       lastHash = row.hash;
       if (row.type === 'ledger.checkpointed') checkpointSeq = row.seq;
     }
     return size === stored.size ? stored : { size, lastHash, checkpointSeq, frontier };
-  }
-
-  #bind(r: ReturnType<typeof rowOfLine>): void {
-    this.#stmt.insert.run(
-      r.seq,
-      r.time,
-      r.type,
-      r.sessionId,
-      r.connection,
-      r.identity,
-      r.owner,
-      r.commandId,
-      r.decision,
-      r.tables,
-      r.body,
-      r.leaf,
-      r.prevHash,
-      r.hash,
-    );
   }
 
   /** Moves a file's offset past its lines that are all in the tables now. */
@@ -202,19 +232,7 @@ export class JournalFolder {
   }
 
   #readHead(): LedgerHead {
-    const row = this.#stmt.head.get() as
-      | { size: number; last_hash: string; checkpoint_seq: number; frontier: string }
-      | undefined;
-    if (row === undefined) throw new Error('the ledger head row is missing');
-    this.#stored = headFromStored(
-      {
-        size: row.size,
-        lastHash: row.last_hash,
-        checkpointSeq: row.checkpoint_seq,
-        frontier: row.frontier,
-      },
-      this.#stored,
-    );
+    this.#stored = readStoredHead(this.#stmt.head, this.#stored);
     return this.#stored;
   }
 }

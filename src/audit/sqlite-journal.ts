@@ -70,17 +70,7 @@ export interface JournalLine {
 export function encodeJournal(rows: readonly EventRow[]): Buffer {
   let text = '';
   for (const r of rows) {
-    const columns = JSON.stringify([
-      r.time,
-      r.type,
-      r.sessionId,
-      r.connection,
-      r.identity,
-      r.owner,
-      r.commandId,
-      r.decision,
-      r.tables,
-    ]);
+    const columns = JSON.stringify(COLUMN_KEYS.map((k) => r[k]));
     text += `${r.seq}\t${r.hash}\t${r.leaf}\t${columns}\t${r.body}\n`;
   }
   return Buffer.from(text, 'utf8');

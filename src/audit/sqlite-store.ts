@@ -14,20 +14,19 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import type { Checkpoint, SigningKey } from './checkpoint.ts';
-import { type EventRow, prepareEvent } from './event-codec.ts';
+import { prepareEvent } from './event-codec.ts';
 import { writeLatestCheckpoint } from './latest-checkpoint.ts';
 import { MerkleFrontier } from './merkle.ts';
+import { emptyHead, headToStored, type LedgerHead, type SealItem, sealBatch } from './sealer.ts';
 import {
-  emptyHead,
-  headFromStored,
-  headToStored,
-  type LedgerHead,
-  type SealItem,
-  sealBatch,
-} from './sealer.ts';
-import { JournalFolder } from './sqlite-folder.ts';
+  insertRow,
+  JournalFolder,
+  readStoredHead,
+  type TableStatements,
+  tableStatements,
+} from './sqlite-folder.ts';
 import {
   continues,
   encodeJournal,
@@ -42,7 +41,7 @@ import {
 } from './sqlite-journal.ts';
 import { metaValue, readPruned } from './sqlite-meta.ts';
 import { forgetSessions, initSessions, migrateSessions } from './sqlite-sessions.ts';
-import { EVENT_COLUMNS, type PrunedState, prunedToJson } from './store.ts';
+import { type PrunedState, prunedToJson } from './store.ts';
 
 /**
  * 3: sessions indexed behind the log (sqlite-sessions.ts). 4: the journal is the durable record
@@ -84,10 +83,6 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 const NO_DELETE_TRIGGER = `CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only'); END;`;
 
-const INSERT = `INSERT INTO events(${EVENT_COLUMNS}) VALUES (${EVENT_COLUMNS.split(',')
-  .map(() => '?')
-  .join(', ')})`;
-
 /**
  * @example
  * const w = new SqliteStoreWriter('/var/lib/airlock/ledger.db', { sync: 'full', busyTimeoutMs: 5000 });
@@ -100,7 +95,7 @@ export class SqliteStoreWriter {
   readonly #file: { dev: bigint; ino: bigint };
   readonly #options: SqliteWriterOptions;
   readonly #origin: string;
-  readonly #stmt: Record<'begin' | 'commit' | 'head' | 'setHead' | 'insert', StatementSync>;
+  readonly #stmt: TableStatements;
   readonly #lock: JournalLock;
   readonly #files: readonly [JournalFile, JournalFile];
   readonly #folder: JournalFolder;
@@ -122,15 +117,7 @@ export class SqliteStoreWriter {
       this.#configure(options, fresh);
       this.#origin = this.#createSchema();
       this.#file = fileIdentity(path);
-      this.#stmt = {
-        begin: this.#db.prepare('BEGIN IMMEDIATE'),
-        commit: this.#db.prepare('COMMIT'),
-        head: this.#db.prepare('SELECT * FROM head WHERE id = 1'),
-        setHead: this.#db.prepare(
-          'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
-        ),
-        insert: this.#db.prepare(INSERT),
-      };
+      this.#stmt = tableStatements(this.#db);
       this.#lock = new JournalLock(journalLockPathOf(path), options.busyTimeoutMs);
       opened.push(this.#lock);
       const [a, b] = journalPathsOf(path);
@@ -318,7 +305,7 @@ export class SqliteStoreWriter {
   #reload(version: number): Seen {
     this.#seen = undefined;
     const state = this.#lock.state();
-    const stored = this.#readStoredHead();
+    const stored = readStoredHead(this.#stmt.head);
     this.#logHead = { ...stored, frontier: stored.frontier.clone() };
     const bytes: [number, number] = [0, 0];
     const lastSeq: [number, number] = [0, 0];
@@ -414,19 +401,6 @@ export class SqliteStoreWriter {
   #storedSize(): number {
     const row = this.#stmt.head.get() as { size: number } | undefined;
     return row?.size ?? 0;
-  }
-
-  #readStoredHead(): LedgerHead {
-    const row = this.#stmt.head.get() as
-      | { size: number; last_hash: string; checkpoint_seq: number; frontier: string }
-      | undefined;
-    if (row === undefined) throw new Error('the ledger head row is missing');
-    return headFromStored({
-      size: row.size,
-      lastHash: row.last_hash,
-      checkpointSeq: row.checkpoint_seq,
-      frontier: row.frontier,
-    });
   }
 
   #publish(checkpoints: readonly Checkpoint[]): void {
@@ -529,26 +503,6 @@ export class SqliteStoreWriter {
       throw err;
     }
   }
-}
-
-/** Binds `EVENT_COLUMNS` in order (no array per row: this runs for every event). */
-function insertRow(insert: StatementSync, r: EventRow): void {
-  insert.run(
-    r.seq,
-    r.time,
-    r.type,
-    r.sessionId,
-    r.connection,
-    r.identity,
-    r.owner,
-    r.commandId,
-    r.decision,
-    r.tables,
-    r.body,
-    r.leaf,
-    r.prevHash,
-    r.hash,
-  );
 }
 
 /** Audit records are private to the gateway's user (best effort: the directory is 0700 too). */
