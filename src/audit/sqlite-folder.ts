@@ -156,8 +156,11 @@ export class JournalFolder {
     try {
       const stored = this.#readHead();
       const waiting: JournalLine[] = [];
-      const seen: JournalLine[][] = [];
-      for (const f of [0, 1] as const) {
+      const seen: JournalLine[][] = [[], []];
+      // The current journal last: a switch between the two reads then only delays its new lines to
+      // the next fold, instead of showing them before the old journal's last ones.
+      const order = state.current === 0 ? ([1, 0] as const) : ([0, 1] as const);
+      for (const f of order) {
         const offset = this.#offsets[f];
         if (offset.epoch !== state.epochs[f]) {
           offset.epoch = state.epochs[f];
@@ -167,11 +170,12 @@ export class JournalFolder {
         this.#sizes[f] = size;
         if (size < offset.at) offset.at = 0;
         const { lines } = readLines(this.#files[f].read(offset.at, size));
-        seen.push(lines);
+        seen[f] = lines;
         for (const line of lines) if (line.seq > stored.size) waiting.push(line);
       }
       waiting.sort((x, y) => x.seq - y.seq);
       const head = this.#insert(stored, waiting);
+      const stuck = waiting.find((l) => l.seq > head.size);
       if (head !== stored) {
         this.#sessions.catchUp(head.size);
         const s = headToStored(head);
@@ -180,6 +184,12 @@ export class JournalFolder {
       this.#stmt.commit.run();
       this.#stored = head;
       for (const f of [0, 1] as const) this.#advance(f, seen[f] ?? [], head.size);
+      if (stuck !== undefined) {
+        // Events after a gap: they wait until a writer, checking every line, refuses the log.
+        throw new Error(
+          `the ledger journals do not continue the tables at seq ${head.size + 1} (next: ${stuck.seq})`,
+        );
+      }
       return head.size - stored.size;
     } catch (err) {
       this.#stored = undefined;

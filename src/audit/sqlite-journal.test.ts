@@ -129,6 +129,19 @@ describe('the embedded store journal', () => {
     writer(path).close();
   });
 
+  test('a journal with a gap is refused by writers and readers instead of read in part', async () => {
+    const path = freshDb();
+    const w = writer(path);
+    w.write(events(3));
+    const journal = journalOf(path);
+    const [one, , three] = readFileSync(journal, 'utf8').trimEnd().split('\n');
+    writeFileSync(journal, `${one}\n${three}\n`);
+    const reader = new SqliteStoreReader(path, 2000);
+    await assert.rejects(reader.lastSeq(), /do not continue the tables at seq 2/);
+    await reader.close();
+    assert.throws(() => writer(path), /is damaged/);
+  });
+
   test('writers in turn on one ledger extend one chain (appends, folds and emptied journals)', async () => {
     const path = freshDb();
     const a = writer(path);

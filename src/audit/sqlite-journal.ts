@@ -242,9 +242,12 @@ export class JournalLock {
     try {
       this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
       this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL');
-      this.#db.exec(`CREATE TABLE IF NOT EXISTS journal(id INTEGER PRIMARY KEY CHECK (id = 1),
-        current INTEGER NOT NULL, epoch0 INTEGER NOT NULL, epoch1 INTEGER NOT NULL);
-        INSERT INTO journal VALUES (1, 0, 0, 0) ON CONFLICT(id) DO NOTHING;`);
+      const made = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'journal'").get();
+      if (made === undefined) {
+        this.#db.exec(`CREATE TABLE IF NOT EXISTS journal(id INTEGER PRIMARY KEY CHECK (id = 1),
+          current INTEGER NOT NULL, epoch0 INTEGER NOT NULL, epoch1 INTEGER NOT NULL);
+          INSERT INTO journal VALUES (1, 0, 0, 0) ON CONFLICT(id) DO NOTHING;`);
+      }
       this.#stmt = {
         begin: this.#db.prepare('BEGIN IMMEDIATE'),
         commit: this.#db.prepare('COMMIT'),

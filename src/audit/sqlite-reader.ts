@@ -215,8 +215,10 @@ export class SqliteStoreReader implements LedgerReader {
     if (journalBytes(this.#path) === 0) return;
     try {
       await this.#fold();
-    } catch {
-      // A reader that cannot write (a read-only copy) reads the tables as they are.
+    } catch (err) {
+      // A reader that cannot write (a read-only copy) reads the tables as they are; anything else
+      // would hide acknowledged events from the answer, so the read fails.
+      if (!isReadOnly(err)) throw err;
     }
   }
 
@@ -267,6 +269,12 @@ export class SqliteStoreReader implements LedgerReader {
     this.#open();
     return { sessionFilter: this.#sessionFilter };
   }
+}
+
+function isReadOnly(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return true;
+  return /readonly|read-only|unable to open/i.test(err instanceof Error ? err.message : '');
 }
 
 function journalBytes(dbPath: string): number {

@@ -175,7 +175,13 @@ export class SqliteStoreWriter {
         this.#logHead = sealed.head;
       }
       this.#transactions++;
-      this.#rotate(seen);
+      try {
+        this.#rotate(seen);
+      } catch {
+        // The batch is durable and stays acknowledged; switching journals waits for the next
+        // append, which reads the journals afresh.
+        this.#seen = undefined;
+      }
       checkpoints = sealed.checkpoints;
       return sealed.results;
     });
@@ -314,7 +320,7 @@ export class SqliteStoreWriter {
       const size = (this.#files[f] as JournalFile).size();
       const lines = this.#linesOf(f, 0, size);
       bytes[f] = size;
-      lastSeq[f] = Math.max(0, ...lines.map((l) => l.line.seq));
+      lastSeq[f] = lines.reduce((max, l) => Math.max(max, l.line.seq), 0);
       for (const l of lines) if (l.line.seq > stored.size) waiting.push(l);
     }
     waiting.sort((x, y) => x.line.seq - y.line.seq);
@@ -325,16 +331,16 @@ export class SqliteStoreWriter {
   }
 
   /**
-   * The whole lines of a journal in [from, to). A torn last line is cut off the file; a malformed
-   * line with more after it means the journal is damaged.
+   * The whole lines of a journal in [from, to). A last line without its newline (a write cut short,
+   * never acknowledged) is cut off the file; a malformed whole line means the journal is damaged.
    */
   #linesOf(f: 0 | 1, from: number, to: number): Located[] {
     const file = this.#files[f] as JournalFile;
     const bytes = file.read(from, to);
     const { lines, rest } = readLines(bytes);
     if (rest < bytes.length) {
-      const next = bytes.indexOf(0x0a, rest);
-      if (next !== -1 && next !== bytes.length - 1) throw damaged(file.path, from + rest);
+      // Only a last line without its newline is a write cut short; a malformed whole line is damage.
+      if (bytes.indexOf(0x0a, rest) !== -1) throw damaged(file.path, from + rest);
       file.truncate(from + rest);
     }
     let start = from;
@@ -346,19 +352,16 @@ export class SqliteStoreWriter {
   }
 
   /**
-   * Extends the log head with lines (seq order) that must each continue it. One that does not is
-   * dropped when it is the very last line written (a torn write, never acknowledged) and stops the
-   * writer otherwise.
+   * Extends the log head with lines (seq order) that must each continue it. A whole line that does
+   * not cannot come from a write cut short (that leaves a line without its newline, which
+   * `#linesOf` drops): the journal is damaged, and the writer stops rather than lose events.
    */
   #continueWith(lines: readonly Located[]): void {
     let { size, lastHash, checkpointSeq } = this.#logHead;
     const frontier = this.#logHead.frontier.clone();
-    for (const [i, { line, file, start, end }] of lines.entries()) {
+    for (const { line, file, start } of lines) {
       if (!continues(line, { size, lastHash })) {
-        const journal = this.#files[file] as JournalFile;
-        if (i !== lines.length - 1 || end !== journal.size()) throw damaged(journal.path, start);
-        journal.truncate(start);
-        break;
+        throw damaged((this.#files[file] as JournalFile).path, start);
       }
       frontier.pushHex(line.leaf);
       size = line.seq;
