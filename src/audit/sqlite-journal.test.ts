@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { GENESIS_HASH } from './canonical.ts';
 import { chainLink, type EventRow, prepareEvent } from './event-codec.ts';
-import { journalPathsOf } from './sqlite-journal.ts';
+import { emptyHead, sealBatch } from './sealer.ts';
+import { encodeJournal, journalPathsOf, readLines, rowOfLine } from './sqlite-journal.ts';
 import { SqliteStoreReader } from './sqlite-reader.ts';
 import { SqliteStoreWriter } from './sqlite-store.ts';
 
@@ -70,6 +71,29 @@ const journalSize = (path: string): number =>
   statSync(journalOf(path, 0)).size + statSync(journalOf(path, 1)).size;
 
 describe('the embedded store journal', () => {
+  test('a sealed row round-trips through a journal line', () => {
+    const item = prepareEvent({
+      type: 'command.requested',
+      time: 1_700_000_000_000,
+      sessionId: 's\t1',
+      connection: 'clinic',
+      actor: { kind: 'token', identity: 'ci\nagent', owner: 'olivia@example.com', groups: [] },
+      commandId: 'c_1',
+      data: {
+        decision: 'allow',
+        statements: [{ kind: 'UPDATE', tables: [{ schema: null, name: 'p', access: 'write' }] }],
+      },
+    });
+    const { rows } = sealBatch(emptyHead(), [item, ...events(1)], { origin: 'o' });
+    const { lines, rest } = readLines(encodeJournal(rows));
+    assert.equal(lines.length, 2);
+    assert.ok(rest > 0);
+    assert.deepEqual(
+      lines.map((l, i) => rowOfLine(l, rows[i]?.prevHash ?? '')),
+      rows,
+    );
+  });
+
   test('an append is in the journal, not the tables, until a fold; then the journal is emptied', async () => {
     const path = freshDb();
     const w = writer(path);

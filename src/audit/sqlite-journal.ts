@@ -30,7 +30,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { COLUMN_KEYS, chainLink, type EventColumns, type EventRow } from './event-codec.ts';
+import { COLUMN_KEYS, chainLink, type EventRow } from './event-codec.ts';
 
 /** The two journal files of the ledger at `dbPath`. */
 export function journalPathsOf(dbPath: string): readonly [string, string] {
@@ -121,17 +121,23 @@ export function continues(line: JournalLine, prev: ChainPoint): boolean {
   );
 }
 
-/** The row a line holds, chained after `prevHash`. Throws on columns that are not an array. */
+/** The row a line holds, chained after `prevHash`. Throws on columns that are not the nine. */
 export function rowOfLine(line: JournalLine, prevHash: string): EventRow {
   const c = JSON.parse(line.columns) as unknown[];
   if (!Array.isArray(c) || c.length !== COLUMN_KEYS.length) {
     throw new Error(`the ledger journal line of event ${line.seq} has no columns`);
   }
-  const columns = Object.fromEntries(
-    COLUMN_KEYS.map((k, i) => [k, c[i]]),
-  ) as unknown as EventColumns;
+  // In COLUMN_KEYS order, as encodeJournal wrote them (sqlite-journal.test.ts round-trips a row).
   return {
-    ...columns,
+    time: c[0] as number,
+    type: c[1] as string,
+    sessionId: c[2] as string | null,
+    connection: c[3] as string | null,
+    identity: c[4] as string | null,
+    owner: c[5] as string | null,
+    commandId: c[6] as string | null,
+    decision: c[7] as string | null,
+    tables: c[8] as string | null,
     seq: line.seq,
     body: line.body,
     leaf: line.leaf,
