@@ -2,9 +2,10 @@
  * The one place where policy, audit (and later approvals and masking) meet a protocol. Every
  * command passes `decide → audit (awaited, fail closed) → verdict` before an engine may forward it.
  */
-import type { AuditEventInput, AuditLedger } from '../audit/types.ts';
+import type { Actor, AuditEventInput, AuditLedger } from '../audit/types.ts';
 import type { BudgetGate, Reservation } from '../budget/budget.ts';
 import { GatewayError } from '../errors.ts';
+import type { Identity } from '../identity/types.ts';
 import type { AuditRedactor, MaskingEngine } from '../masking/engine.ts';
 import type { MaskedEventData } from '../masking/tally.ts';
 import type { Decision, PolicyEngine } from '../policy/policy.ts';
@@ -430,7 +431,7 @@ export class SessionPipeline {
     commandId: string | undefined,
     data: Record<string, unknown>,
   ): AuditEventInput {
-    const actor = actorOf(ctx.identity);
+    const actor = ctx.identity && frozenActorOf(ctx.identity);
     return {
       type,
       time: this.#deps.clock(),
@@ -442,6 +443,22 @@ export class SessionPipeline {
       data,
     };
   }
+}
+
+/**
+ * The actor of an identity's records, deeply frozen and kept per identity, so that the ledger
+ * serialises it once per session rather than once per event.
+ */
+const actors = new WeakMap<Identity, Actor>();
+
+function frozenActorOf(identity: Identity): Actor {
+  let actor = actors.get(identity);
+  if (actor === undefined) {
+    const a = actorOf(identity);
+    actor = Object.freeze({ ...a, ...(a.groups ? { groups: Object.freeze([...a.groups]) } : {}) });
+    actors.set(identity, actor);
+  }
+  return actor;
 }
 
 /**
@@ -487,14 +504,31 @@ function analysisRecord(
   const a = analysis.sql;
   if (!a) return {};
   if (!a.ok) return { parseError: redactor ? redactText(redactor, a.error) : a.error };
-  return {
-    statements: a.statements.map((s) => ({
-      kind: s.kind,
-      tables: s.tables,
-      ...(s.functions.length > 0 ? { functions: s.functions } : {}),
-      readOnly: s.readOnly,
-    })),
-  };
+  return { statements: statementsRecord(a) };
+}
+
+/**
+ * The statements as recorded, deeply frozen and kept per analysis (analyses are frozen and shared
+ * by every statement of the same text or literal shape), so the ledger serialises them once.
+ */
+const statementsRecords = new WeakMap<SqlAnalysis, readonly object[]>();
+
+function statementsRecord(a: Extract<SqlAnalysis, { ok: true }>): readonly object[] {
+  let record = statementsRecords.get(a);
+  if (record === undefined) {
+    record = Object.freeze(
+      a.statements.map((s) =>
+        Object.freeze({
+          kind: s.kind,
+          tables: s.tables,
+          ...(s.functions.length > 0 ? { functions: s.functions } : {}),
+          readOnly: s.readOnly,
+        }),
+      ),
+    );
+    if (Object.isFrozen(a)) statementsRecords.set(a, record);
+  }
+  return record;
 }
 
 /** A detector failure must not put the clear text in the ledger: the text is withheld. */
