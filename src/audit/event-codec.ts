@@ -92,8 +92,17 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
     `,"clientAddr":${quotedOrNull(clientAddr)},"commandId":${commandId === null ? 'null' : quoteJson(commandId)}` +
     `,"connection":${quotedOrNull(connection)},"data":${canonicalJson(data)},"seq":`;
   const tail = `,"sessionId":${quotedOrNull(sessionId)},"ts":"${ts}","type":${QUOTED_TYPES.get(e.type)},"v":${EVENT_BODY_VERSION}}`;
+  const c = columnsOf(e.time, e.type, sessionId, connection, e.actor, commandId, data);
   return {
-    ...columnsOf(e.time, e.type, sessionId, connection, e.actor, commandId, data),
+    time: c.time,
+    type: c.type,
+    sessionId: c.sessionId,
+    connection: c.connection,
+    identity: c.identity,
+    owner: c.owner,
+    commandId: c.commandId,
+    decision: c.decision,
+    tables: c.tables,
     head,
     tail,
   };

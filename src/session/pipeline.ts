@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.ts';
 import type { Identity } from '../identity/types.ts';
 import type { AuditRedactor, MaskingEngine } from '../masking/engine.ts';
 import type { MaskedEventData } from '../masking/tally.ts';
-import type { Decision, PolicyEngine } from '../policy/policy.ts';
+import type { Decision, PolicyEngine, PolicyInput } from '../policy/policy.ts';
 import type { HoldOutcome, ReviewService } from '../review/service.ts';
 import { analyzeShell, type ShellAnalysis, trueExecFacts } from '../shell/analyze.ts';
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
@@ -104,18 +104,18 @@ export class SessionPipeline {
     }
     const reviewId = decision.action === 'review' ? newId('r') : undefined;
     const causedBy = causedByOf(ctx, command);
+    // Members assigned one by one: this runs for every statement.
+    const data: Record<string, unknown> = {
+      command: this.#recorded(ctx, command),
+      decision: decision.action === 'review' ? 'hold' : decision.action,
+    };
+    if (decision.rule) data.rule = decision.rule;
+    if (reviewId) data.reviewId = reviewId;
+    if (causedBy) data.causedBy = causedBy;
+    if (reserved.reservation) data.budget = budgetRecord(reserved.reservation);
+    addAnalysisRecord(data, analysis, this.#redactor(ctx), this.#deps.redactSecrets);
     try {
-      await this.#deps.ledger.append(
-        this.#event(ctx, requestedType(command), commandId, {
-          command: this.#recorded(ctx, command),
-          decision: decision.action === 'review' ? 'hold' : decision.action,
-          ...(decision.rule ? { rule: decision.rule } : {}),
-          ...(reviewId ? { reviewId } : {}),
-          ...(causedBy ? { causedBy } : {}),
-          ...(reserved.reservation ? { budget: budgetRecord(reserved.reservation) } : {}),
-          ...analysisRecord(analysis, this.#redactor(ctx), this.#deps.redactSecrets),
-        }),
-      );
+      await this.#deps.ledger.append(this.#event(ctx, requestedType(command), commandId, data));
     } catch (err) {
       ctx.stats.denied++;
       reserved.reservation?.settle(0);
@@ -176,17 +176,20 @@ export class SessionPipeline {
     if (!identity) return { action: 'deny', message: 'not authenticated' } as const;
     const conn = ctx.connection;
     const connection = conn?.name ?? '';
-    return this.#deps.policy.decide({
+    const input: Mutable<PolicyInput> = {
       identity,
       connection,
-      ...(conn?.labels ? { connectionLabels: conn.labels } : {}),
       command,
-      ...(analysis.sql ? { analysis: analysis.sql } : {}),
-      ...(analysis.shell ? { shell: analysis.shell } : {}),
       phase,
-      hasGrant: this.#deps.reviews?.hasGrant(identity, connection) ?? false,
-      now: this.#deps.clock(),
-    });
+      hasGrant: false,
+      now: 0,
+    };
+    if (conn?.labels) input.connectionLabels = conn.labels;
+    if (analysis.sql) input.analysis = analysis.sql;
+    if (analysis.shell) input.shell = analysis.shell;
+    input.hasGrant = this.#deps.reviews?.hasGrant(identity, connection) ?? false;
+    input.now = this.#deps.clock();
+    return this.#deps.policy.decide(input);
   }
 
   /** Holds the command until a human decides; the client waits, told why by a NOTICE. */
@@ -431,17 +434,17 @@ export class SessionPipeline {
     commandId: string | undefined,
     data: Record<string, unknown>,
   ): AuditEventInput {
-    const actor = ctx.identity && frozenActorOf(ctx.identity);
-    return {
+    const event: Mutable<AuditEventInput> = {
       type,
       time: this.#deps.clock(),
       sessionId: ctx.id,
       clientAddr: ctx.clientAddr,
-      ...(ctx.connection ? { connection: ctx.connection.name } : {}),
-      ...(actor ? { actor } : {}),
-      ...(commandId ? { commandId } : {}),
-      data,
     };
+    if (ctx.connection) event.connection = ctx.connection.name;
+    if (ctx.identity) event.actor = frozenActorOf(ctx.identity);
+    if (commandId) event.commandId = commandId;
+    event.data = data;
+    return event;
   }
 }
 
@@ -471,6 +474,8 @@ function analyzeCommand(command: Command): Analysis {
   return {};
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** What `#reserve` found: a reservation, a refusal, or nothing to do. */
 interface Reserved {
   readonly reservation?: Reservation;
@@ -495,16 +500,20 @@ const noun = (command: Command): string =>
  * What the ledger keeps of the analysis: kinds, tables and functions (SQL) or the programs run
  * with their arguments, wrappers and facts (shell); never the parse tree.
  */
-function analysisRecord(
+function addAnalysisRecord(
+  data: Record<string, unknown>,
   analysis: Analysis,
   redactor: AuditRedactor | null,
   secrets: ((text: string) => string) | undefined,
-): Record<string, unknown> {
-  if (analysis.shell) return shellRecord(analysis.shell, redactor, secrets);
+): void {
+  if (analysis.shell) {
+    Object.assign(data, shellRecord(analysis.shell, redactor, secrets));
+    return;
+  }
   const a = analysis.sql;
-  if (!a) return {};
-  if (!a.ok) return { parseError: redactor ? redactText(redactor, a.error) : a.error };
-  return { statements: statementsRecord(a) };
+  if (!a) return;
+  if (a.ok) data.statements = statementsRecord(a);
+  else data.parseError = redactor ? redactText(redactor, a.error) : a.error;
 }
 
 /**
