@@ -417,23 +417,27 @@ export class Relay {
       if (!this.#stalled) this.#drainBacklog();
       return;
     }
-    const { buf, frames } = batch;
+    const { buf, frames, complete } = batch;
     let from = 0;
-    const parts: Uint8Array[] = [];
+    let parts: Uint8Array[] | undefined;
     for (const f of frames) {
       const inject = this.#tracker.onFrame(buf, f);
       if (inject) {
+        parts ??= [];
         parts.push(buf.subarray(from, f.start), inject);
         from = f.start;
       }
     }
-    if (batch.complete === 0) return;
-    parts.push(buf.subarray(from, batch.complete));
-    const ok =
-      parts.length === 1
-        ? this.#client.write(parts[0] as Uint8Array)
-        : this.#client.write(Buffer.concat(parts));
-    if (!ok) this.#upstream.pause();
+    if (complete === 0) return;
+    let out: Uint8Array;
+    if (parts) {
+      parts.push(buf.subarray(from, complete));
+      out = Buffer.concat(parts);
+    } else {
+      // Usually the whole chunk: written as it came, without a view.
+      out = complete === buf.length ? buf : buf.subarray(0, complete);
+    }
+    if (!this.#client.write(out)) this.#upstream.pause();
   }
 
   #drainBacklog(): void {
