@@ -154,4 +154,51 @@ describe('prepareEvent', () => {
     assert.equal(p.tables, ',a:read,b:write,');
     assert.equal(`${p.head}1${p.tail}`, reference(e(), 1));
   });
+
+  test('a command result is written as canonicalJson writes it, odd values and shapes included', () => {
+    const result = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+      outcome: 'ok',
+      tags: ['SELECT 1'],
+      rows: 1,
+      bytes: 19,
+      durationMs: 0.123,
+      ...over,
+    });
+    class Tagged {
+      code = 'x';
+      message = 'y';
+    }
+    const variants: Record<string, unknown>[] = [
+      result(),
+      result({ durationMs: -0, rows: 1e21, bytes: 5e-7 }),
+      result({ tags: [] }),
+      result({ tags: ['a"b', '\uD800', 'é'], outcome: 'error' }),
+      result({ error: { code: '42P01', message: 'relation "x" does not exist\n' } }),
+      result({ error: { message: 'm', code: 'c' } }),
+      result({ error: { code: 'c', message: 'm', extra: 1 } }),
+      result({ error: undefined }),
+      result({ error: Object.assign(Object.create(null), { code: 'c', message: 'm' }) }),
+      result({ tags: ['a', 1] }),
+      result({ tags: Object.freeze(['a']) }),
+      result({ rows: undefined }),
+      result({ extra: true }),
+      { tags: [], outcome: 'ok', rows: 0, bytes: 0, durationMs: 0 },
+      Object.assign(Object.create(null), result()),
+    ];
+    for (const [i, data] of variants.entries()) {
+      const e: WireEvent = { type: 'command.completed', time: 1_700_000_000_000, data };
+      const p = prepareEvent(e);
+      assert.equal(`${p.head}${i}${p.tail}`, reference(e, i), `variant ${i}`);
+    }
+    for (const bad of [
+      result({ rows: Number.NaN }),
+      result({ tags: [undefined] }),
+      result({ error: new Tagged() }),
+    ]) {
+      assert.throws(
+        () => prepareEvent({ type: 'command.completed', time: 1, data: bad }),
+        TypeError,
+      );
+    }
+  });
 });

@@ -90,7 +90,7 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
   const head =
     `{"actor":${e.actor === undefined ? 'null' : canonicalJson(e.actor)}` +
     `,"clientAddr":${quotedOrNull(clientAddr)},"commandId":${commandId === null ? 'null' : quoteJson(commandId)}` +
-    `,"connection":${quotedOrNull(connection)},"data":${canonicalJson(data)},"seq":`;
+    `,"connection":${quotedOrNull(connection)},"data":${dataJson(data)},"seq":`;
   const tail = `,"sessionId":${quotedOrNull(sessionId)},"ts":"${ts}","type":${QUOTED_TYPES.get(e.type)},"v":${EVENT_BODY_VERSION}}`;
   const c = columnsOf(e.time, e.type, sessionId, connection, e.actor, commandId, data);
   return {
@@ -106,6 +106,82 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
     head,
     tail,
   };
+}
+
+/** `canonicalJson(data)`, with a shortcut for the record every forwarded statement closes with. */
+function dataJson(data: object): string {
+  return resultJson(data as Record<string, unknown>) ?? canonicalJson(data);
+}
+
+/**
+ * A PostgreSQL command's result as the relay builds it (`outcome`, `tags`, `rows`, `bytes`,
+ * `durationMs`, then maybe `error`), written with its keys in canonical order; undefined for
+ * anything else, which canonicalJson then writes. event-codec.test.ts checks both agree.
+ */
+function resultJson(d: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(d);
+  const n = keys.length;
+  if (
+    (n !== 5 && !(n === 6 && keys[5] === 'error')) ||
+    keys[0] !== 'outcome' ||
+    keys[1] !== 'tags' ||
+    keys[2] !== 'rows' ||
+    keys[3] !== 'bytes' ||
+    keys[4] !== 'durationMs' ||
+    !isPlainRecord(d)
+  ) {
+    return undefined;
+  }
+  const { outcome, tags, rows, bytes, durationMs } = d;
+  if (
+    typeof outcome !== 'string' ||
+    !Number.isFinite(rows) ||
+    !Number.isFinite(bytes) ||
+    !Number.isFinite(durationMs)
+  ) {
+    return undefined;
+  }
+  const tagsJson = stringsJson(tags);
+  if (tagsJson === undefined) return undefined;
+  let errorJson = '';
+  if (n === 6) {
+    const error = d.error as Record<string, unknown> | undefined;
+    if (typeof error !== 'object' || error === null || !isPlainRecord(error)) return undefined;
+    const errorKeys = Object.keys(error);
+    const { code, message } = error;
+    if (
+      errorKeys.length !== 2 ||
+      errorKeys[0] !== 'code' ||
+      errorKeys[1] !== 'message' ||
+      typeof code !== 'string' ||
+      typeof message !== 'string'
+    ) {
+      return undefined;
+    }
+    errorJson = `,"error":{"code":${quoteJson(code)},"message":${quoteJson(message)}}`;
+  }
+  return `{"bytes":${bytes},"durationMs":${durationMs}${errorJson},"outcome":${quoteJson(outcome)},"rows":${rows},"tags":${tagsJson}}`;
+}
+
+/** A plain array of strings as JSON, or undefined. */
+function stringsJson(v: unknown): string | undefined {
+  if (!Array.isArray(v) || Object.getPrototypeOf(v) !== Array.prototype) return undefined;
+  let out = '[';
+  for (let i = 0; i < v.length; i++) {
+    const s: unknown = v[i];
+    if (typeof s !== 'string') return undefined;
+    out += i === 0 ? quoteJson(s) : `,${quoteJson(s)}`;
+  }
+  return `${out}]`;
+}
+
+/** An object canonicalJson writes member by member: plain, without `toJSON`. */
+function isPlainRecord(o: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(o);
+  return (
+    (proto === Object.prototype || proto === null) &&
+    (o as { toJSON?: unknown }).toJSON === undefined
+  );
 }
 
 const QUOTED_TYPES: ReadonlyMap<string, string> = new Map(
