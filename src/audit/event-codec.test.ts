@@ -56,7 +56,11 @@ const requested = fc.record(
     }),
     decision: fc.constantFrom('allow', 'deny', 'hold'),
     rule: odd,
+    reviewId: odd,
+    causedBy: odd,
+    budget: fc.record({ reservedTokens: fc.nat() }),
     statements: fc.array(statement, { maxLength: 3 }),
+    parseError: odd,
   },
   { requiredKeys: ['command', 'decision'] },
 );

@@ -110,7 +110,73 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
 
 /** `canonicalJson(data)`, with a shortcut for the record every forwarded statement closes with. */
 function dataJson(data: object): string {
-  return resultJson(data as Record<string, unknown>) ?? canonicalJson(data);
+  const d = data as Record<string, unknown>;
+  return resultJson(d) ?? requestedJson(d) ?? canonicalJson(data);
+}
+
+/** Optional string members of a recorded SQL command, in the order the pipeline adds them. */
+const REQUESTED_OPTIONAL = ['rule', 'reviewId', 'causedBy'] as const;
+
+/**
+ * A SQL command as the pipeline records it (`command`, `decision`, then maybe `rule`, `reviewId`,
+ * `causedBy`, then `statements` or `parseError`), with its keys in canonical order; undefined for
+ * anything else. The statements are written by canonicalJson (frozen, so usually cached).
+ */
+function requestedJson(d: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(d);
+  const n = keys.length;
+  if (n < 3 || keys[0] !== 'command' || keys[1] !== 'decision' || !isPlainRecord(d)) {
+    return undefined;
+  }
+  const { command, decision } = d;
+  if (typeof command !== 'object' || command === null || typeof decision !== 'string') {
+    return undefined;
+  }
+  const optional: (string | undefined)[] = [undefined, undefined, undefined];
+  let k = 2;
+  for (let i = 0; i < REQUESTED_OPTIONAL.length && k < n - 1; i++) {
+    if (keys[k] !== REQUESTED_OPTIONAL[i]) continue;
+    const v = d[keys[k] as string];
+    if (typeof v !== 'string') return undefined;
+    optional[i] = `,"${keys[k]}":${quoteJson(v)}`;
+    k++;
+  }
+  if (k !== n - 1) return undefined;
+  const last = keys[k];
+  const tailValue = d[last as string];
+  let statements = '';
+  let parseError = '';
+  if (last === 'statements' && tailValue !== undefined) {
+    statements = `,"statements":${canonicalJson(tailValue)}`;
+  } else if (last === 'parseError' && typeof tailValue === 'string') {
+    parseError = `,"parseError":${quoteJson(tailValue)}`;
+  } else {
+    return undefined;
+  }
+  const [rule = '', reviewId = '', causedBy = ''] = optional;
+  const head = causedBy === '' ? '{' : `{${causedBy.slice(1)},`;
+  return `${head}"command":${sqlCommandJson(command)},"decision":${quoteJson(decision)}${parseError}${reviewId}${rule}${statements}}`;
+}
+
+/** A simple-protocol SQL command (`kind`, `protocol`, `text`, `params: null`) directly. */
+function sqlCommandJson(c: object): string {
+  const keys = Object.keys(c);
+  const { kind, protocol, text, params } = c as Record<string, unknown>;
+  if (
+    keys.length === 4 &&
+    keys[0] === 'kind' &&
+    keys[1] === 'protocol' &&
+    keys[2] === 'text' &&
+    keys[3] === 'params' &&
+    params === null &&
+    typeof kind === 'string' &&
+    typeof protocol === 'string' &&
+    typeof text === 'string' &&
+    isPlainRecord(c)
+  ) {
+    return `{"kind":${quoteJson(kind)},"params":null,"protocol":${quoteJson(protocol)},"text":${quoteJson(text)}}`;
+  }
+  return canonicalJson(c);
 }
 
 /**
