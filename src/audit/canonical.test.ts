@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalJson, GENESIS_HASH } from './canonical.ts';
+import { canonicalJson, GENESIS_HASH, isKnownFrozen, quoteJson } from './canonical.ts';
 import {
   COLUMN_KEYS,
   chainLink,
@@ -200,5 +200,83 @@ describe('prepareEvent', () => {
         (err: Error) => err instanceof TypeError && !err.message.includes(secret),
       );
     }
+  });
+});
+
+describe('quoteJson', () => {
+  test('equals JSON.stringify for any string, escapes and lone surrogates included', () => {
+    const odd = fc.constantFrom(
+      '"',
+      '\\',
+      '\n',
+      '\u0000',
+      '\u001f',
+      '\u007f',
+      '\u2028',
+      '\uD800',
+      '\uDFFF',
+      '\u{1F600}',
+      'é',
+    );
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc
+        .array(fc.oneof(odd, fc.string({ maxLength: 4 })), { maxLength: 20 })
+        .map((xs) => xs.join('')),
+    );
+    fc.assert(
+      fc.property(text, (s) => quoteJson(s) === JSON.stringify(s)),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('canonicalJson of frozen values', () => {
+  const deepFreeze = <T>(v: T): T => {
+    if (typeof v === 'object' && v !== null) {
+      for (const x of Object.values(v)) deepFreeze(x);
+      Object.freeze(v);
+    }
+    return v;
+  };
+
+  test('writes a deeply frozen value as it writes a mutable copy, again and again', () => {
+    const v = deepFreeze({ b: [{ d: 1, c: 'x' }], a: { z: null, y: [true] } });
+    const copy = JSON.parse(JSON.stringify(v)) as unknown;
+    for (let i = 0; i < 3; i++) {
+      assert.equal(canonicalJson(v), canonicalJson(copy));
+      assert.equal(canonicalJson({ wrap: [v, v] }), canonicalJson({ wrap: [copy, copy] }));
+    }
+    assert.ok(isKnownFrozen(v));
+  });
+
+  test('sees changes below a frozen object that is not deeply frozen', () => {
+    const inner = { n: 1 };
+    const v = Object.freeze({ inner });
+    assert.equal(canonicalJson(v), '{"inner":{"n":1}}');
+    inner.n = 2;
+    assert.equal(canonicalJson(v), '{"inner":{"n":2}}');
+    assert.ok(!isKnownFrozen(v));
+  });
+
+  test('does not keep what a getter of a frozen object returned', () => {
+    let n = 0;
+    const v = Object.freeze({
+      get n() {
+        n++;
+        return n;
+      },
+    });
+    assert.equal(canonicalJson(v), '{"n":1}');
+    assert.equal(canonicalJson(v), '{"n":2}');
+  });
+
+  test('still refuses a frozen value nested too deeply where it is used', () => {
+    let chain: unknown = 1;
+    for (let i = 0; i < 40; i++) chain = Object.freeze({ c: chain });
+    assert.ok(canonicalJson(chain).startsWith('{"c":'));
+    let deeper: unknown = chain;
+    for (let i = 0; i < 30; i++) deeper = { c: deeper };
+    assert.throws(() => canonicalJson(deeper), TypeError);
   });
 });

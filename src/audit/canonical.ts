@@ -33,16 +33,26 @@ const INSERTION_SORT_MAX = 16;
 const quotedKeys = new Map<string, string>();
 const QUOTED_KEYS_MAX = 4096;
 const QUOTED_KEY_MAX_LENGTH = 64;
+/** Strings up to this length are scanned here; longer ones go to JSON.stringify. */
+const SCAN_MAX = 32;
+
+/**
+ * The canonical JSON of deeply frozen plain values (and their height in objects), by identity. A
+ * deeply frozen value cannot change, so neither can its JSON; the data path hands the same frozen
+ * actor and statement analysis to the ledger for every statement of a session.
+ */
+const frozenJson = new WeakMap<object, { readonly json: string; readonly height: number }>();
 
 function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quoteJson(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
-      return JSON.stringify(value);
+      // JSON.stringify writes a finite number as Number::toString does (-0 as "0").
+      return String(value);
     case 'object':
       return value === null ? 'null' : writeObject(value, depth + 1);
     default:
@@ -52,13 +62,24 @@ function write(value: unknown, depth: number): string {
 
 function writeObject(value: object, depth: number): string {
   if (depth > MAX_DEPTH) throw new TypeError('canonicalJson: cyclic or too deeply nested');
-  if (Array.isArray(value)) return writeArray(value, depth);
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return write(toJSON.call(value), depth);
-  if (!isPlainObject(value)) {
-    throw new TypeError('canonicalJson: only plain objects and arrays can be serialised');
+  const frozen = Object.isFrozen(value);
+  if (frozen) {
+    const hit = frozenJson.get(value);
+    if (hit !== undefined && depth + hit.height - 1 <= MAX_DEPTH) return hit.json;
   }
-  return writeMembers(value as Record<string, unknown>, depth);
+  let json: string;
+  if (Array.isArray(value)) {
+    json = writeArray(value, depth);
+  } else {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return write(toJSON.call(value), depth);
+    if (!isPlainObject(value)) {
+      throw new TypeError('canonicalJson: only plain objects and arrays can be serialised');
+    }
+    json = writeMembers(value as Record<string, unknown>, depth);
+  }
+  if (frozen) rememberFrozen(value, json);
+  return json;
 }
 
 function writeArray(items: readonly unknown[], depth: number): string {
@@ -103,10 +124,60 @@ function sortKeys(keys: string[]): string[] {
   return keys;
 }
 
+/**
+ * `JSON.stringify(s)`. A short string without a character JSON escapes (quote, backslash, control
+ * characters, lone surrogates) is quoted here, which costs less than a call into the runtime.
+ *
+ * @example
+ * quoteJson('a"b'); // '"a\\"b"'
+ */
+export function quoteJson(s: string): string {
+  if (s.length > SCAN_MAX) return JSON.stringify(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) {
+      return JSON.stringify(s);
+    }
+  }
+  return `"${s}"`;
+}
+
+/**
+ * Whether `value` is a deeply frozen plain value that canonicalJson has written (and cached).
+ *
+ * @example
+ * const v = Object.freeze({ a: 1 });
+ * canonicalJson(v);
+ * isKnownFrozen(v); // true
+ */
+export function isKnownFrozen(value: object): boolean {
+  return frozenJson.has(value);
+}
+
+/**
+ * Caches `json` for a frozen object whose own properties are all data properties holding
+ * primitives or objects already cached (so deeply frozen themselves: children are written, and
+ * cached, before their parent).
+ */
+function rememberFrozen(value: object, json: string): void {
+  let height = 1;
+  const descriptors = Object.getOwnPropertyDescriptors(value) as Record<string, PropertyDescriptor>;
+  for (const key in descriptors) {
+    const d = descriptors[key] as PropertyDescriptor;
+    if (!('value' in d)) return;
+    const member: unknown = d.value;
+    if (typeof member !== 'object' || member === null) continue;
+    const cached = frozenJson.get(member);
+    if (cached === undefined) return;
+    if (cached.height + 1 > height) height = cached.height + 1;
+  }
+  frozenJson.set(value, { json, height });
+}
+
 function quotedKey(key: string): string {
   let quoted = quotedKeys.get(key);
   if (quoted === undefined) {
-    quoted = `${JSON.stringify(key)}:`;
+    quoted = `${quoteJson(key)}:`;
     if (key.length <= QUOTED_KEY_MAX_LENGTH && quotedKeys.size < QUOTED_KEYS_MAX) {
       quotedKeys.set(key, quoted);
     }

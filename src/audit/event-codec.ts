@@ -9,7 +9,8 @@
  */
 
 import { hash as digest } from 'node:crypto';
-import { canonicalJson } from './canonical.ts';
+import { canonicalJson, isKnownFrozen, quoteJson } from './canonical.ts';
+import { dataJson } from './event-data-json.ts';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditEventInput } from './types.ts';
 
 /** Version of the body layout; bumped when the hashed bytes change meaning. */
@@ -77,7 +78,7 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
   if (typeof e !== 'object' || e === null) throw new TypeError('event is not an object');
   if (!TYPES.has(e.type)) throw new TypeError('unknown audit event type');
   if (!Number.isSafeInteger(e.time) || e.time < 0) throw new TypeError('event time is invalid');
-  const ts = new Date(e.time).toISOString();
+  const ts = isoTime(e.time);
   const sessionId = optionalString(e.sessionId, 'sessionId');
   const connection = optionalString(e.connection, 'connection');
   const clientAddr = optionalString(e.clientAddr, 'clientAddr');
@@ -89,14 +90,61 @@ export function prepareEvent(e: WireEvent): PreparedEvent {
   // Keys in canonical (sorted) order; event-codec.test.ts checks this equals canonicalJson(body).
   const head =
     `{"actor":${e.actor === undefined ? 'null' : canonicalJson(e.actor)}` +
-    `,"clientAddr":${canonicalJson(clientAddr)},"commandId":${canonicalJson(commandId)}` +
-    `,"connection":${canonicalJson(connection)},"data":${canonicalJson(data)},"seq":`;
-  const tail = `,"sessionId":${canonicalJson(sessionId)},"ts":"${ts}","type":${JSON.stringify(e.type)},"v":${EVENT_BODY_VERSION}}`;
+    `,"clientAddr":${quotedOrNull(clientAddr)},"commandId":${commandId === null ? 'null' : quoteJson(commandId)}` +
+    `,"connection":${quotedOrNull(connection)},"data":${dataJson(data)},"seq":`;
+  const tail = `,"sessionId":${quotedOrNull(sessionId)},"ts":"${ts}","type":${QUOTED_TYPES.get(e.type)},"v":${EVENT_BODY_VERSION}}`;
+  const c = columnsOf(e.time, e.type, sessionId, connection, e.actor, commandId, data);
   return {
-    ...columnsOf(e.time, e.type, sessionId, connection, e.actor, commandId, data),
+    time: c.time,
+    type: c.type,
+    sessionId: c.sessionId,
+    connection: c.connection,
+    identity: c.identity,
+    owner: c.owner,
+    commandId: c.commandId,
+    decision: c.decision,
+    tables: c.tables,
     head,
     tail,
   };
+}
+
+const QUOTED_TYPES: ReadonlyMap<string, string> = new Map(
+  AUDIT_EVENT_TYPES.map((t) => [t, JSON.stringify(t)]),
+);
+
+/**
+ * Quoted session ids, client addresses and connection names: each session repeats its own in
+ * every event. Bounded (emptied when full).
+ */
+const quotedFields = new Map<string, string>();
+const QUOTED_FIELDS_MAX = 4096;
+
+function quotedOrNull(v: string | null): string {
+  if (v === null) return 'null';
+  let quoted = quotedFields.get(v);
+  if (quoted === undefined) {
+    quoted = quoteJson(v);
+    if (quotedFields.size >= QUOTED_FIELDS_MAX) quotedFields.clear();
+    quotedFields.set(v, quoted);
+  }
+  return quoted;
+}
+
+/** `new Date(ms).toISOString()`, with the part up to the seconds kept from the previous call. */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+const MILLIS = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
+
+function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(ms).toISOString();
+    isoPrefix = iso.slice(0, -4);
+    isoSecond = second;
+    return iso;
+  }
+  return isoPrefix + MILLIS[ms - second * 1000];
 }
 
 /**
@@ -189,6 +237,19 @@ function columnsOf(
 function tablesColumn(data: Readonly<Record<string, unknown>>): string | null {
   const statements = data.statements;
   if (!Array.isArray(statements)) return null;
+  // A statements list canonicalJson cached is deeply frozen: its column cannot change either.
+  const cached = tablesOfFrozen.get(statements);
+  if (cached !== undefined) return cached;
+  const column = tablesOf(statements);
+  if (isKnownFrozen(statements)) {
+    tablesOfFrozen.set(statements, column);
+  }
+  return column;
+}
+
+const tablesOfFrozen = new WeakMap<readonly unknown[], string | null>();
+
+function tablesOf(statements: readonly unknown[]): string | null {
   const seen = new Set<string>();
   for (const s of statements) {
     const tables = (s as { tables?: unknown } | null)?.tables;

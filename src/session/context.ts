@@ -45,10 +45,16 @@ export function createSessionContext(
   };
 }
 
-/** Random bytes drawn 9 at a time for ids: one system call per 455 ids, not one per id. */
+/**
+ * Random bytes drawn 9 at a time for ids: one system call (and one hex encoding) per 455 ids,
+ * not one per id.
+ */
 const pool = Buffer.alloc(9 * 455);
+let poolHex = '';
 let poolAt = pool.length;
-const idBytes = Buffer.alloc(15);
+/** The hex of the last millisecond seen, which consecutive ids share. */
+let lastMs = -1;
+let lastMsHex = '';
 
 /**
  * Time-ordered random ids: `s_` sessions, `c_` commands. 48 bits of milliseconds then 72 random
@@ -57,12 +63,20 @@ const idBytes = Buffer.alloc(15);
 export function newId(prefix: string): string {
   if (poolAt + 9 > pool.length) {
     randomFillSync(pool);
+    poolHex = pool.toString('hex');
     poolAt = 0;
   }
-  idBytes.writeUIntBE(Date.now(), 0, 6);
-  pool.copy(idBytes, 6, poolAt, poolAt + 9);
+  const now = Date.now();
+  if (now !== lastMs) {
+    if (!Number.isSafeInteger(now) || now < 0 || now >= 2 ** 48) {
+      throw new RangeError('newId: the clock is outside 48 bits of milliseconds');
+    }
+    lastMs = now;
+    lastMsHex = now.toString(16).padStart(12, '0');
+  }
+  const random = poolHex.slice(poolAt * 2, poolAt * 2 + 18);
   poolAt += 9;
-  return `${prefix}_${idBytes.toString('hex')}`;
+  return `${prefix}_${lastMsHex}${random}`;
 }
 
 /** The actor chain for audit records: human owner → agent/token. */

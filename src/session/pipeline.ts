@@ -2,12 +2,13 @@
  * The one place where policy, audit (and later approvals and masking) meet a protocol. Every
  * command passes `decide → audit (awaited, fail closed) → verdict` before an engine may forward it.
  */
-import type { AuditEventInput, AuditLedger } from '../audit/types.ts';
+import type { Actor, AuditEventInput, AuditLedger } from '../audit/types.ts';
 import type { BudgetGate, Reservation } from '../budget/budget.ts';
 import { GatewayError } from '../errors.ts';
+import type { Identity } from '../identity/types.ts';
 import type { AuditRedactor, MaskingEngine } from '../masking/engine.ts';
 import type { MaskedEventData } from '../masking/tally.ts';
-import type { Decision, PolicyEngine } from '../policy/policy.ts';
+import type { Decision, PolicyEngine, PolicyInput } from '../policy/policy.ts';
 import type { HoldOutcome, ReviewService } from '../review/service.ts';
 import { analyzeShell, type ShellAnalysis, trueExecFacts } from '../shell/analyze.ts';
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.ts';
@@ -103,18 +104,18 @@ export class SessionPipeline {
     }
     const reviewId = decision.action === 'review' ? newId('r') : undefined;
     const causedBy = causedByOf(ctx, command);
+    // Members assigned one by one: this runs for every statement.
+    const data: Record<string, unknown> = {
+      command: this.#recorded(ctx, command),
+      decision: decision.action === 'review' ? 'hold' : decision.action,
+    };
+    if (decision.rule) data.rule = decision.rule;
+    if (reviewId) data.reviewId = reviewId;
+    if (causedBy) data.causedBy = causedBy;
+    if (reserved.reservation) data.budget = budgetRecord(reserved.reservation);
+    addAnalysisRecord(data, analysis, this.#redactor(ctx), this.#deps.redactSecrets);
     try {
-      await this.#deps.ledger.append(
-        this.#event(ctx, requestedType(command), commandId, {
-          command: this.#recorded(ctx, command),
-          decision: decision.action === 'review' ? 'hold' : decision.action,
-          ...(decision.rule ? { rule: decision.rule } : {}),
-          ...(reviewId ? { reviewId } : {}),
-          ...(causedBy ? { causedBy } : {}),
-          ...(reserved.reservation ? { budget: budgetRecord(reserved.reservation) } : {}),
-          ...analysisRecord(analysis, this.#redactor(ctx), this.#deps.redactSecrets),
-        }),
-      );
+      await this.#deps.ledger.append(this.#event(ctx, requestedType(command), commandId, data));
     } catch (err) {
       ctx.stats.denied++;
       reserved.reservation?.settle(0);
@@ -175,17 +176,20 @@ export class SessionPipeline {
     if (!identity) return { action: 'deny', message: 'not authenticated' } as const;
     const conn = ctx.connection;
     const connection = conn?.name ?? '';
-    return this.#deps.policy.decide({
+    const input: Mutable<PolicyInput> = {
       identity,
       connection,
-      ...(conn?.labels ? { connectionLabels: conn.labels } : {}),
       command,
-      ...(analysis.sql ? { analysis: analysis.sql } : {}),
-      ...(analysis.shell ? { shell: analysis.shell } : {}),
       phase,
-      hasGrant: this.#deps.reviews?.hasGrant(identity, connection) ?? false,
-      now: this.#deps.clock(),
-    });
+      hasGrant: false,
+      now: 0,
+    };
+    if (conn?.labels) input.connectionLabels = conn.labels;
+    if (analysis.sql) input.analysis = analysis.sql;
+    if (analysis.shell) input.shell = analysis.shell;
+    input.hasGrant = this.#deps.reviews?.hasGrant(identity, connection) ?? false;
+    input.now = this.#deps.clock();
+    return this.#deps.policy.decide(input);
   }
 
   /** Holds the command until a human decides; the client waits, told why by a NOTICE. */
@@ -430,18 +434,34 @@ export class SessionPipeline {
     commandId: string | undefined,
     data: Record<string, unknown>,
   ): AuditEventInput {
-    const actor = actorOf(ctx.identity);
-    return {
+    const event: Mutable<AuditEventInput> = {
       type,
       time: this.#deps.clock(),
       sessionId: ctx.id,
       clientAddr: ctx.clientAddr,
-      ...(ctx.connection ? { connection: ctx.connection.name } : {}),
-      ...(actor ? { actor } : {}),
-      ...(commandId ? { commandId } : {}),
-      data,
     };
+    if (ctx.connection) event.connection = ctx.connection.name;
+    if (ctx.identity) event.actor = frozenActorOf(ctx.identity);
+    if (commandId) event.commandId = commandId;
+    event.data = data;
+    return event;
   }
+}
+
+/**
+ * The actor of an identity's records, deeply frozen and kept per identity, so that the ledger
+ * serialises it once per session rather than once per event.
+ */
+const actors = new WeakMap<Identity, Actor>();
+
+function frozenActorOf(identity: Identity): Actor {
+  let actor = actors.get(identity);
+  if (actor === undefined) {
+    const a = actorOf(identity);
+    actor = Object.freeze({ ...a, ...(a.groups ? { groups: Object.freeze([...a.groups]) } : {}) });
+    actors.set(identity, actor);
+  }
+  return actor;
 }
 
 /**
@@ -453,6 +473,8 @@ function analyzeCommand(command: Command): Analysis {
   if (command.kind === 'exec') return { shell: analyzeShell(command.text) };
   return {};
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What `#reserve` found: a reservation, a refusal, or nothing to do. */
 interface Reserved {
@@ -478,23 +500,44 @@ const noun = (command: Command): string =>
  * What the ledger keeps of the analysis: kinds, tables and functions (SQL) or the programs run
  * with their arguments, wrappers and facts (shell); never the parse tree.
  */
-function analysisRecord(
+function addAnalysisRecord(
+  data: Record<string, unknown>,
   analysis: Analysis,
   redactor: AuditRedactor | null,
   secrets: ((text: string) => string) | undefined,
-): Record<string, unknown> {
-  if (analysis.shell) return shellRecord(analysis.shell, redactor, secrets);
+): void {
+  if (analysis.shell) {
+    Object.assign(data, shellRecord(analysis.shell, redactor, secrets));
+    return;
+  }
   const a = analysis.sql;
-  if (!a) return {};
-  if (!a.ok) return { parseError: redactor ? redactText(redactor, a.error) : a.error };
-  return {
-    statements: a.statements.map((s) => ({
-      kind: s.kind,
-      tables: s.tables,
-      ...(s.functions.length > 0 ? { functions: s.functions } : {}),
-      readOnly: s.readOnly,
-    })),
-  };
+  if (!a) return;
+  if (a.ok) data.statements = statementsRecord(a);
+  else data.parseError = redactor ? redactText(redactor, a.error) : a.error;
+}
+
+/**
+ * The statements as recorded, deeply frozen and kept per analysis (analyses are frozen and shared
+ * by every statement of the same text or literal shape), so the ledger serialises them once.
+ */
+const statementsRecords = new WeakMap<SqlAnalysis, readonly object[]>();
+
+function statementsRecord(a: Extract<SqlAnalysis, { ok: true }>): readonly object[] {
+  let record = statementsRecords.get(a);
+  if (record === undefined) {
+    record = Object.freeze(
+      a.statements.map((s) =>
+        Object.freeze({
+          kind: s.kind,
+          tables: s.tables,
+          ...(s.functions.length > 0 ? { functions: s.functions } : {}),
+          readOnly: s.readOnly,
+        }),
+      ),
+    );
+    if (Object.isFrozen(a)) statementsRecords.set(a, record);
+  }
+  return record;
 }
 
 /** A detector failure must not put the clear text in the ledger: the text is withheld. */

@@ -44,4 +44,22 @@ describe('LruCache', () => {
     cache.clear();
     assert.equal(cache.size + cache.weight, 0);
   });
+
+  test('evicts in least-recently-used order however often the newest entry is read', () => {
+    const cache = new LruCache<number>({ maxEntries: 3, maxWeight: 100, maxEntryWeight: 100 });
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.set('c', 3);
+    for (let i = 0; i < 3; i++) assert.equal(cache.get('c'), 3);
+    assert.equal(cache.get('a'), 1); // order now b, c, a
+    assert.equal(cache.get('a'), 1);
+    cache.delete('a');
+    cache.set('d', 4); // b, c, d
+    assert.equal(cache.get('b'), 2); // c, d, b
+    cache.set('e', 5); // evicts c
+    assert.deepEqual(
+      ['b', 'c', 'd', 'e'].map((k) => cache.get(k)),
+      [2, undefined, 4, 5],
+    );
+  });
 });

@@ -25,6 +25,8 @@ export class LruCache<V> {
   readonly #limits: LruLimits;
   readonly #entries = new Map<string, { value: V; weight: number }>();
   #weight = 0;
+  /** The most recently used key: a hit on it needs no reordering (a steady workload repeats one). */
+  #newest: string | undefined;
 
   constructor(limits: LruLimits) {
     this.#limits = limits;
@@ -44,8 +46,11 @@ export class LruCache<V> {
   get(key: string): V | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    if (key !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      this.#newest = key;
+    }
     return entry.value;
   }
 
@@ -55,6 +60,7 @@ export class LruCache<V> {
     if (weight > this.#limits.maxEntryWeight) return;
     this.delete(key);
     this.#entries.set(key, { value, weight });
+    this.#newest = key;
     this.#weight += weight;
     this.#evict();
   }
@@ -65,12 +71,14 @@ export class LruCache<V> {
     if (entry === undefined) return;
     this.#entries.delete(key);
     this.#weight -= entry.weight;
+    if (key === this.#newest) this.#newest = undefined;
   }
 
   /** Removes everything. */
   clear(): void {
     this.#entries.clear();
     this.#weight = 0;
+    this.#newest = undefined;
   }
 
   #evict(): void {

@@ -12,6 +12,7 @@ import type { CommandResult } from '../../session/command.ts';
 import { decodeBackend } from './codec/backend-parser.ts';
 import type { Frame } from './codec/framer.ts';
 import { BACKEND } from './codec/messages.ts';
+import { utf8 } from './codec/reader.ts';
 import type { DescribeRef, PortalRef, QueryRef } from './masking/result-masker.ts';
 
 /** A forwarded command waiting for its outcome. */
@@ -212,7 +213,15 @@ export class ResponseTracker {
   }
 }
 
+/**
+ * CommandComplete: `String tag`. The common case (the terminator is the last byte and the only
+ * NUL) is read in place; anything else goes through the decoder, which refuses what is malformed.
+ */
 function tagOf(buf: Uint8Array, f: Frame): string {
+  const last = f.end - 1;
+  if (last >= f.body && buf[last] === 0 && buf.indexOf(0, f.body) === last) {
+    return utf8(buf, f.body, last);
+  }
   const m = decodeBackend(buf, f);
   return m.type === 'CommandComplete' ? m.tag : '';
 }
@@ -224,7 +233,14 @@ function errorOf(buf: Uint8Array, f: Frame): { code: string; message: string } {
     : { code: 'XX000', message: '' };
 }
 
+/** ReadyForQuery: `Byte1 status`, read in place when well formed. */
 function txStatusOf(buf: Uint8Array, f: Frame): 'I' | 'T' | 'E' {
+  if (f.end - f.body === 1) {
+    const b = buf[f.body];
+    if (b === 0x49) return 'I';
+    if (b === 0x54) return 'T';
+    if (b === 0x45) return 'E';
+  }
   const m = decodeBackend(buf, f);
   return m.type === 'ReadyForQuery' ? m.status : 'I';
 }

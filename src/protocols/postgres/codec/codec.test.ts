@@ -4,6 +4,7 @@ import { GatewayError } from '../../../errors.ts';
 import { BackendParser, decodeBackend } from './backend-parser.ts';
 import { decodeSASLInitialResponse, FrontendParser } from './frontend-parser.ts';
 import { BACKEND, type BackendMessage, type FrontendMessage, PROTOCOL_3_0 } from './messages.ts';
+import { utf8 } from './reader.ts';
 import * as enc from './serializer.ts';
 
 const te = new TextEncoder();
@@ -299,5 +300,28 @@ describe('backend codec', () => {
     const f = batch.frames[0];
     assert.ok(f);
     assert.equal(decodeBackend(batch.buf, f).type, 'Other');
+  });
+});
+
+describe('utf8', () => {
+  it('decodes as TextDecoder does, short ASCII or not', () => {
+    const decoder = new TextDecoder();
+    const samples = [
+      '',
+      'SELECT 1',
+      'INSERT 0 1',
+      'é',
+      'a\u{1F600}b',
+      'x'.repeat(40),
+      'ü'.repeat(20),
+    ];
+    const bytes = [
+      ...samples.map((s) => new TextEncoder().encode(s)),
+      Uint8Array.of(0x61, 0xff, 0x62),
+    ];
+    for (const b of bytes) {
+      const padded = new Uint8Array([7, ...b, 9]);
+      assert.equal(utf8(padded, 1, b.length + 1), decoder.decode(b));
+    }
   });
 });

@@ -5,6 +5,28 @@
 import { GatewayError } from '../../../errors.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
+/** Strings up to this many bytes (command tags, names) are decoded here when they are ASCII. */
+const SHORT_ASCII = 32;
+
+/**
+ * `buf[start, end)` decoded as UTF-8 (malformed sequences become U+FFFD). A short ASCII string is
+ * built here, which costs less than a view and a call into the decoder.
+ *
+ * @example
+ * utf8(new TextEncoder().encode('SELECT 1'), 0, 8); // 'SELECT 1'
+ */
+export function utf8(buf: Uint8Array, start: number, end: number): string {
+  if (end - start <= SHORT_ASCII) {
+    let s = '';
+    for (let i = start; i < end; i++) {
+      const c = buf[i] as number;
+      if (c >= 0x80) return decoder.decode(buf.subarray(start, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return decoder.decode(buf.subarray(start, end));
+}
 
 export class Reader {
   readonly #buf: Uint8Array;
@@ -64,7 +86,7 @@ export class Reader {
     if (nul < 0 || nul >= this.#end) {
       throw new GatewayError('GW_PROTOCOL_MALFORMED', 'string without terminator');
     }
-    const s = decoder.decode(this.#buf.subarray(this.#pos, nul));
+    const s = utf8(this.#buf, this.#pos, nul);
     this.#pos = nul + 1;
     return s;
   }
