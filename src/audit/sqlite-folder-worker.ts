@@ -9,7 +9,7 @@ import { describeError } from './sealer.ts';
 import { JournalFolder } from './sqlite-folder.ts';
 
 /** How often the journals are looked at; an event waits about this long to be queryable. */
-export const FOLD_DELAY_MS = 20;
+export const FOLD_DELAY_MS = 50;
 
 export interface FolderInit {
   readonly airlockLedgerFolder: true;

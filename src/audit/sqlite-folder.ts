@@ -8,6 +8,7 @@
  * both. It only takes events in seq order from the tables' head on, so a line is folded once.
  */
 
+import { statSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { DatabaseSync as Database } from 'node:sqlite';
 import type { EventRow } from './event-codec.ts';
@@ -108,12 +109,17 @@ export class JournalFolder {
     { epoch: -1, at: 0 },
   ];
   #stored: LedgerHead | undefined;
+  readonly #dbPath: string;
+  readonly #identity: { dev: bigint; ino: bigint };
   /** The journals' sizes when last folded (-1: unknown). */
   readonly #sizes: [number, number] = [-1, -1];
 
   /** `db`: a connection to share (the writer's); otherwise the folder opens its own. */
   constructor(dbPath: string, options: { busyTimeoutMs: number; db?: DatabaseSync }) {
     this.#ownsDb = options.db === undefined;
+    this.#dbPath = dbPath;
+    const st = statSync(dbPath, { bigint: true });
+    this.#identity = { dev: st.dev, ino: st.ino };
     this.#db = options.db ?? new Database(dbPath, { timeout: options.busyTimeoutMs });
     const opened: { close(): void }[] = [];
     try {
@@ -154,6 +160,7 @@ export class JournalFolder {
     const state = this.#lock.state();
     this.#stmt.begin.run();
     try {
+      this.#checkUnmoved();
       const stored = this.#readHead();
       const waiting: JournalLine[] = [];
       const seen: JournalLine[][] = [[], []];
@@ -201,6 +208,17 @@ export class JournalFolder {
         // Already rolled back by SQLite.
       }
       throw err;
+    }
+  }
+
+  /**
+   * SQLite keeps writing through its open descriptors after the file or its directory has been
+   * deleted or renamed, and reports success: folded events would then be lost from the ledger.
+   */
+  #checkUnmoved(): void {
+    const now = statSync(this.#dbPath, { bigint: true, throwIfNoEntry: false });
+    if (now === undefined || now.dev !== this.#identity.dev || now.ino !== this.#identity.ino) {
+      throw new Error('the ledger file was moved or deleted while open');
     }
   }
 

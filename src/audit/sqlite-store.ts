@@ -289,6 +289,8 @@ export class SqliteStoreWriter {
    * process appended.
    */
   #catchUp(): Seen {
+    // A ledger whose tables were moved away is not written to at all (fail closed), even though
+    // the journal alone would keep the events.
     this.#checkFileUnmoved();
     const version = this.#lock.version();
     const seen = this.#seen;
