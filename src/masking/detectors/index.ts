@@ -17,6 +17,7 @@ import {
 } from './detector.ts';
 import { creditCard, iban } from './financial.ts';
 import { genericSecret } from './generic-secret.ts';
+import { literalsOfBytes } from './literals.ts';
 import { createMrnDetector, dateOfBirth } from './medical.ts';
 import { ipAddress } from './network.ts';
 import { email, phone, usSsn } from './pii.ts';
@@ -185,7 +186,7 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
 
   function inputOf(text: string, opts: ScanOptions | undefined): ScanInput {
     const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
-    return { text, stats: computeStats(text), hint, thresholds, keywords: -1 };
+    return { text, stats: computeStats(text), hint, thresholds, keywords: -1, literals: -1 };
   }
 
   /** Detectors the text's counts leave (none for most values). */
@@ -225,8 +226,11 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
       if (list.length === 0) return false;
       const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
       const types = opts?.types;
+      let literals = -1;
       for (const d of list) {
-        if ((types === undefined || types.has(d.type)) && d.pregate(stats, hint)) return true;
+        if (types !== undefined && !types.has(d.type)) continue;
+        if (d.literals && literals === -1) literals = literalsOfBytes(bytes, start, end);
+        if (d.pregate(stats, hint, literals)) return true;
       }
       return false;
     },
