@@ -12,7 +12,7 @@ import {
   KEYWORD_SECRET,
   keywordsOf,
 } from './context.ts';
-import type { ScanInput } from './detector.ts';
+import { computeStats, type ScanInput } from './detector.ts';
 import { createDetectors, DETECTOR_TYPES, type DetectorType, type ScanOptions } from './index.ts';
 import {
   LIT_AWS_WORD,
@@ -183,4 +183,23 @@ test('rules out free text without a keyword, not with one', () => {
   assert.equal(bytesSayNo(note, 'notes', undefined, plain), true);
   assert.equal(bytesSayNo(`${note} password: hunter2hunter2x`, 'notes', undefined, plain), false);
   assert.equal(bytesSayNo(`${note} PASSWORD: hunter2hunter2x`, 'notes', undefined, plain), false);
+});
+
+test('a value decoded right after its bytes were counted reuses counts equal to its own', () => {
+  const pieces = fc.constantFrom('4111 1111 1111 1111', 'ana@example.org', '10.0.0.1', 'é', ':');
+  fc.assert(
+    fc.property(fc.array(fc.oneof(pieces, fc.string({ maxLength: 8 })), { maxLength: 6 }), (p) => {
+      const value = p.join('');
+      const pad = Buffer.from('xx');
+      const buf = Buffer.concat([pad, Buffer.from(value, 'utf8'), pad]);
+      const end = buf.length - pad.length;
+      detectors.mayContainBytes(buf, pad.length, end);
+      const text = detectors.decode(buf, pad.length, end);
+      assert.equal(text, value);
+      const reused = { ...computeStats(text) };
+      computeStats('-');
+      assert.deepEqual(reused, { ...computeStats(value) });
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -540,13 +540,33 @@ function finish(src: Source, from: number, n: number): TextStats {
 
 /** The text `shared` describes (`mayContain` then `scan` on one value counts once). */
 let sharedText: string | undefined;
+/** The bytes `shared` describes when it was last computed from bytes. */
+let sharedBytes: Uint8Array | undefined;
+let sharedStart = 0;
+let sharedEnd = 0;
 
 /** Counts in one pass; returns a shared object that the next call overwrites. */
 export function computeStats(text: string): TextStats {
   if (text === sharedText) return shared;
   sharedText = text;
+  sharedBytes = undefined;
   countString(text);
   return finish(text, 0, text.length);
+}
+
+/**
+ * `bytes[start, end)` decoded as UTF-8. When they are the bytes last counted and all ASCII, the
+ * text has the same code units, so its counts are theirs: the next `computeStats` of this text
+ * (the scan that follows `mayContainBytes`) reuses them instead of counting again.
+ */
+export function decodeCounted(bytes: Uint8Array, start: number, end: number): string {
+  const buf =
+    bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buf.toString('utf8', start, end);
+  if (bytes === sharedBytes && start === sharedStart && end === sharedEnd && high === 0) {
+    sharedText = text;
+  }
+  return text;
 }
 
 /**
@@ -555,6 +575,9 @@ export function computeStats(text: string): TextStats {
  */
 export function computeStatsOfBytes(bytes: Uint8Array, start: number, end: number): TextStats {
   sharedText = undefined;
+  sharedBytes = bytes;
+  sharedStart = start;
+  sharedEnd = end;
   countBytes(bytes, start, end);
   return finish(bytes, start, end - start);
 }

@@ -10,6 +10,7 @@ import {
   computeStats,
   computeStatsOfBytes,
   type Detector,
+  decodeCounted,
   FLAG_SPACE,
   needsMet,
   type ScanInput,
@@ -234,6 +235,8 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
       }
       return false;
     },
+
+    decode: decodeCounted,
 
     mayContain(text: string, opts?: ScanOptions): boolean {
       const list = candidatesFor(text);

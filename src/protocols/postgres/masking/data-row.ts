@@ -72,7 +72,6 @@ function maskValues(
     row.lengths = new Int32Array(n * 2);
   }
   const { starts, lengths } = row;
-  const b = msg instanceof Buffer ? msg : Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
   let changes: Change[] | null = null;
   let pos = start + 7;
   for (let i = 0; i < n; i++) {
@@ -87,7 +86,7 @@ function maskValues(
           ? maskBinary(msg.subarray(pos, pos + len), col, ctx)
           : col.constant !== undefined
             ? constant(col, ctx)
-            : maskText(b.toString('utf8', pos, pos + len), col, ctx);
+            : maskText(ctx.values.decode(msg, pos, pos + len), col, ctx);
       if (out !== undefined) {
         changes ??= new Array(n);
         changes[i] = out;
