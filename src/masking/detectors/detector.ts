@@ -148,8 +148,9 @@ export interface Detector {
   gate(input: ScanInput): boolean;
   /**
    * The part of `gate` (and of what `find` needs) that can be told from the counts, the column
-   * hint and, when `literals` is set, the `LIT_*` families present (literals.ts): false means
-   * `find` would find nothing. Lets a value be ruled out from its bytes, before decoding.
+   * hint and, when `literals` is set, the `LIT_*` families present (literals.ts; -1, every
+   * family, before they are looked for): false means `find` would find nothing. Lets a value be
+   * ruled out from its bytes, before decoding.
    */
   pregate(stats: TextStats, hint: HintInfo, literals: number): boolean;
   /** `pregate` reads its `literals` argument (otherwise it is not computed for it). */

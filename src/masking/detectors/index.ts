@@ -49,6 +49,8 @@ export const DEFAULT_THRESHOLD = 0.5;
 /** Nothing shorter than `::1` can be a finding. */
 const MIN_TEXT = 3;
 const MEMO_MAX = 4096;
+/** Every `LIT_*` family: a pregate given it decides on counts and hint alone. */
+const ANY_LITERAL = -1;
 /** The shortest email (`a@b.co`): values shorter than this are mostly names and codes. */
 const TINY = 6;
 
@@ -227,10 +229,17 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
       if (list.length === 0) return false;
       const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
       const types = opts?.types;
-      let literals = -1;
+      // Literals are looked for only once a detector's counts and hint leave it in the running.
+      let literals = ANY_LITERAL;
+      let found = false;
       for (const d of list) {
         if (types !== undefined && !types.has(d.type)) continue;
-        if (d.literals && literals === -1) literals = literalsOfBytes(bytes, start, end);
+        if (!d.pregate(stats, hint, ANY_LITERAL)) continue;
+        if (!d.literals) return true;
+        if (!found) {
+          literals = literalsOfBytes(bytes, start, end);
+          found = true;
+        }
         if (d.pregate(stats, hint, literals)) return true;
       }
       return false;
