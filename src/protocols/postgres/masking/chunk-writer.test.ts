@@ -32,6 +32,14 @@ describe('ChunkWriter', () => {
     w.begin(src, 10);
     assert.equal(Buffer.from(w.finish(14)).toString(), 'cccc', 'empty again after finish');
   });
+
+  it('gives back an unwritten reservation: only source bytes go out', () => {
+    const src = enc('aaaa|bbbb');
+    const w = new ChunkWriter();
+    w.begin(src, 0);
+    w.unreserve(w.reserve(5, 100));
+    assert.equal(Buffer.from(w.finish(9)).toString(), 'aaaa|bbbb');
+  });
 });
 
 describe('maskDataRowInto', () => {

@@ -48,6 +48,11 @@ export class ChunkWriter {
     return at;
   }
 
+  /** Gives back what the last `reserve` (which returned `at`) reserved, unwritten. */
+  unreserve(at: number): void {
+    this.#len = at;
+  }
+
   /** Copies the source up to `to`, then `bytes`. */
   insert(to: number, bytes: Uint8Array): void {
     const at = this.reserve(to, bytes.length);

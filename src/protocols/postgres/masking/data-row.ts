@@ -47,7 +47,12 @@ export function maskDataRowInto(
   if (!changes) return false;
   const size = rowSize(changes, plan.length);
   const at = out.reserve(start, size);
-  writeRow(out.buffer, at, size, buf, start, plan.length, changes);
+  try {
+    writeRow(out.buffer, at, size, buf, start, plan.length, changes);
+  } catch (err) {
+    out.unreserve(at); // never send a half-written (uninitialised) row
+    throw err;
+  }
   out.skip(end);
   return true;
 }
