@@ -10,13 +10,13 @@
  *    connection without masking rules, and through Airlock on connections with column rules only,
  *    and with a column rule plus four detector types scanned in every value (style full, and style
  *    hash: one HMAC per distinct finding). Rounds are interleaved; medians are printed with the
- *    masked/unmasked time ratio (target ≤ 1.5×).
+ *    masked/unmasked time ratio (target ≤ 1.5×) and the gateway's CPU time per SELECT.
  *
  * Env: BENCH_ROWS (200000), BENCH_ROUNDS (5), BENCH_SECONDS (detector bench, 3). Everything
  * listens on 127.0.0.1 and stops by itself.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -104,7 +104,7 @@ ${conn('plain')}${conn('columns')}${conn('types')}${conn('types_hash')}`,
   const child = spawnAirlock(config);
   children.push(child);
   await waitForPort(port, child, 'airlock', 150);
-  return { port, token };
+  return { port, token, pid: child.pid };
 }
 
 interface Target {
@@ -168,17 +168,20 @@ async function main(): Promise<void> {
       { name: 'types+hash', config: via('types_hash') },
     ];
     const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    const cpu = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (const t of targets) await readAll(t); // warm up caches, JIT and the catalog lookup
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
+        const before = gatewayCpuMs(airlock.pid);
         const r = await readAll(t);
+        cpu.get(t.name)?.push(gatewayCpuMs(airlock.pid) - before);
         const masking = t.name !== 'direct' && t.name !== 'airlock';
         if (masking !== r.masked) throw new Error(`${t.name}: masking state wrong`);
         times.get(t.name)?.push(r.ms);
         log(`  round ${round} ${t.name.padEnd(15)} ${r.ms.toFixed(0)} ms`);
       }
     }
-    report(detectors, dataRows, times);
+    report(detectors, dataRows, times, cpu);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
@@ -187,10 +190,24 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * CPU time (user + system, ms, 10 ms ticks) the gateway process has used so far: steadier than
+ * wall time on a shared machine. 0 when unknown (no /proc).
+ */
+function gatewayCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+  } catch {
+    return 0;
+  }
+}
+
 function report(
   detectors: DetectorBenchResult,
   dataRows: DataRowBenchResult,
   times: Map<string, number[]>,
+  cpu: Map<string, number[]>,
 ) {
   const m = (name: string) => median(times.get(name) ?? []);
   const best = (name: string) => Math.min(...(times.get(name) ?? []));
@@ -221,15 +238,16 @@ function report(
     '',
     `${QUERY}: ${ROWS} rows with pg, median of ${ROUNDS} interleaved rounds`,
     '',
-    '| target | median ms | rows/s | vs unmasked Airlock | best ms | best vs best |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| target | median ms | rows/s | vs unmasked Airlock | best ms | best vs best | gateway CPU ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(([label, name]) => {
       const ms = m(name);
       const b = best(name);
-      return `| ${label} | ${ms.toFixed(0)} | ${((ROWS / ms) * 1000).toFixed(0)} | ${(ms / plain).toFixed(2)}x | ${b.toFixed(0)} | ${(b / plainBest).toFixed(2)}x |`;
+      const c = name === 'direct' ? '-' : median(cpu.get(name) ?? []).toFixed(0);
+      return `| ${label} | ${ms.toFixed(0)} | ${((ROWS / ms) * 1000).toFixed(0)} | ${(ms / plain).toFixed(2)}x | ${b.toFixed(0)} | ${(b / plainBest).toFixed(2)}x | ${c} |`;
     }),
     '',
-    'target: masked / unmasked through Airlock <= 1.5x',
+    'target: masked / unmasked through Airlock <= 1.5x (gateway CPU ms: median per SELECT, from /proc)',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

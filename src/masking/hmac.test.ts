@@ -35,4 +35,22 @@ describe('HmacSha256', () => {
       );
     }
   });
+
+  it('digestOf(prefix, value) is the HMAC of both, around the one-block limit too', () => {
+    const key = randomBytes(40);
+    const mac = new HmacSha256(key);
+    for (const prefix of ['', 'hash\0', 'format\u00000\u0000']) {
+      for (let n = 0; n < 70; n++) {
+        for (const value of ['x'.repeat(n), `${'y'.repeat(n)}é`, `a@b.c${'1'.repeat(n)}`]) {
+          assert.equal(
+            Buffer.from(mac.digestOf(prefix, value)).toString('hex'),
+            createHmac('sha256', key)
+              .update(prefix + value)
+              .digest('hex'),
+            `${JSON.stringify(prefix)} + ${value.length} characters`,
+          );
+        }
+      }
+    }
+  });
 });

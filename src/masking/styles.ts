@@ -73,7 +73,7 @@ export function maskFormat(value: string, salt: SaltKey): string {
 
 /** `tok_` and 96 bits of HMAC-SHA256(salt, value), hex. */
 export function maskHash(value: string, salt: SaltKey): string {
-  const mac = requireSalt(salt).digest(`hash\0${value}`, MAC_OUT);
+  const mac = requireSalt(salt).digestOf('hash\0', value, MAC_OUT);
   let token = 'tok_';
   for (let i = 0; i < TOKEN_HEX_CHARS / 2; i++) token += HEX[mac[i] as number];
   return token;
@@ -94,7 +94,7 @@ function keyStream(mac: HmacSha256, value: string): { next(): number } {
   return {
     next(): number {
       if (pos >= block.length) {
-        mac.digest(`format\0${counter++}\0${value}`, block);
+        mac.digestOf(`format\0${counter++}\0`, value, block);
         pos = 0;
       }
       return block[pos++] as number;

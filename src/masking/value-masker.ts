@@ -109,6 +109,11 @@ export class ValueMasker {
     return this.#detectors.mayContainBytes(bytes, start, end, opts);
   }
 
+  /** `bytes[start, end)` as UTF-8 text; a scan right after `mayContainBytes` reuses its counts. */
+  decode(bytes: Uint8Array, start: number, end: number): string {
+    return this.#detectors.decode(bytes, start, end);
+  }
+
   /** The findings a rule of `spec` masks (for text that arrives in pieces: stream-masker.ts). */
   spans(
     text: string,

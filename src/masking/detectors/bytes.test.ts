@@ -5,8 +5,58 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import {
+  KEYWORD_AWS,
+  KEYWORD_AZURE,
+  KEYWORD_BIRTH,
+  KEYWORD_SECRET,
+  keywordsOf,
+} from './context.ts';
+import { computeStats, type ScanInput } from './detector.ts';
 import { createDetectors, DETECTOR_TYPES, type DetectorType, type ScanOptions } from './index.ts';
+import {
+  LIT_AWS_WORD,
+  LIT_AZURE_WORD,
+  LIT_BIRTH_WORD,
+  LIT_SECRET_WORD,
+  literalsOf,
+  literalsOfBytes,
+} from './literals.ts';
 import { loadCorpus } from './testing/corpus.ts';
+
+const KEYWORD_LITERALS = [
+  [KEYWORD_SECRET, LIT_SECRET_WORD],
+  [KEYWORD_BIRTH, LIT_BIRTH_WORD],
+  [KEYWORD_AWS, LIT_AWS_WORD],
+  [KEYWORD_AZURE, LIT_AZURE_WORD],
+] as const;
+const LITERAL_PIECES = [
+  'pAsSw',
+  'pwd',
+  'Secret',
+  'api_key',
+  'auth',
+  'dob',
+  'd.o.b',
+  'AWS',
+  'azure',
+  'AKIA',
+  'a3t',
+  'ghr_',
+  'github_pat_',
+  'gl',
+  'gr1348941',
+  'XOX',
+  'xapp-',
+  'Hooks.Slack',
+  'ccountKey=',
+  'q~',
+  'eyJ',
+  '-----BEGIN ',
+  'é',
+  '\u212a',
+  'ſecret',
+];
 
 const detectors = createDetectors({ mrnPatterns: ['MRN-\\d{7}'] });
 
@@ -65,6 +115,21 @@ test('never says no where the decoded text may contain a finding (property)', ()
     '.',
     'MRN-1234567',
     'born 1984-02-29',
+    'Password: ',
+    'api-KEY=',
+    'D.O.B ',
+    'aws_secret_access_key = ',
+    'Azure ',
+    'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    'AccountKey=',
+    'abc1Q~',
+    'ghp_',
+    'glpat-',
+    'GR1348941',
+    'xoxb-',
+    'hooks.slack.com/services/',
+    'eyJhbGciOiJIUzI1NiJ9.',
+    '-----BEGIN RSA PRIVATE KEY-----',
   );
   const text = fc.array(fc.oneof(pieces, fc.string({ maxLength: 6 })), { maxLength: 8 });
   fc.assert(
@@ -89,4 +154,52 @@ test('rules out ordinary values without decoding them', () => {
   }
   assert.equal(bytesSayNo('ana@example.org', 'notes', new Set(DETECTOR_TYPES)), false);
   assert.equal(bytesSayNo('ana@example.org', 'notes', new Set(['us_ssn'])), true);
+});
+
+test('finds the literal families in bytes as in the decoded text', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.constantFrom(...LITERAL_PIECES), fc.string()), { maxLength: 6 }),
+      (parts) => {
+        const text = parts.join('');
+        const body = Buffer.from(text, 'utf8');
+        const input = { text, keywords: -1, literals: -1 } as unknown as ScanInput;
+        const lit = literalsOf(input);
+        assert.equal(literalsOfBytes(body, 0, body.length), lit, JSON.stringify(text));
+        // Every keyword the text gates look for is one of the literals.
+        const kw = keywordsOf(input);
+        for (const [k, l] of KEYWORD_LITERALS) {
+          if ((kw & k) !== 0) assert.ok((lit & l) !== 0, JSON.stringify(text));
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test('rules out free text without a keyword, not with one', () => {
+  const plain = createDetectors();
+  const note = 'Follow-up scheduled after the quarterly review; no action needed.';
+  assert.equal(bytesSayNo(note, 'notes', undefined, plain), true);
+  assert.equal(bytesSayNo(`${note} password: hunter2hunter2x`, 'notes', undefined, plain), false);
+  assert.equal(bytesSayNo(`${note} PASSWORD: hunter2hunter2x`, 'notes', undefined, plain), false);
+});
+
+test('a value decoded right after its bytes were counted reuses counts equal to its own', () => {
+  const pieces = fc.constantFrom('4111 1111 1111 1111', 'ana@example.org', '10.0.0.1', 'é', ':');
+  fc.assert(
+    fc.property(fc.array(fc.oneof(pieces, fc.string({ maxLength: 8 })), { maxLength: 6 }), (p) => {
+      const value = p.join('');
+      const pad = Buffer.from('xx');
+      const buf = Buffer.concat([pad, Buffer.from(value, 'utf8'), pad]);
+      const end = buf.length - pad.length;
+      detectors.mayContainBytes(buf, pad.length, end);
+      const text = detectors.decode(buf, pad.length, end);
+      assert.equal(text, value);
+      const reused = { ...computeStats(text) };
+      computeStats('-');
+      assert.deepEqual(reused, { ...computeStats(value) });
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -78,6 +78,8 @@ export interface ScanInput {
   readonly thresholds: Readonly<Record<DetectorType, number>>;
   /** Bit set of the context keywords present (see `keywordsOf`); -1 until first asked. */
   keywords: number;
+  /** Bit set of the `LIT_*` families present (see literals.ts); -1 until first asked. */
+  literals: number;
 }
 
 /** A finding before thresholds and overlap resolution. */
@@ -145,10 +147,14 @@ export interface Detector {
   /** Cheap checks on the text itself: false means `find` would certainly find nothing. */
   gate(input: ScanInput): boolean;
   /**
-   * The part of `gate` that needs no text, only the counts and the column hint: false means
-   * `gate` would be false. Lets a value be ruled out from its bytes, before decoding.
+   * The part of `gate` (and of what `find` needs) that can be told from the counts, the column
+   * hint and, when `literals` is set, the `LIT_*` families present (literals.ts; -1, every
+   * family, before they are looked for): false means `find` would find nothing. Lets a value be
+   * ruled out from its bytes, before decoding.
    */
-  pregate(stats: TextStats, hint: HintInfo): boolean;
+  pregate(stats: TextStats, hint: HintInfo, literals: number): boolean;
+  /** `pregate` reads its `literals` argument (otherwise it is not computed for it). */
+  readonly literals: boolean;
   /** Appends candidates (score already raised by validators and context) to `out`. */
   find(input: ScanInput, out: Candidate[]): void;
 }
@@ -164,6 +170,7 @@ export function defineDetector(
   find: Detector['find'],
   gate: Detector['gate'] = always,
   pregate: Detector['pregate'] = always,
+  literals = false,
 ): Detector {
   const required =
     bitFor(DIGIT_BITS, needs.minDigits) |
@@ -178,6 +185,7 @@ export function defineDetector(
     noFlags: needs.noFlags ?? 0,
     gate,
     pregate,
+    literals,
     find,
   };
 }
@@ -216,11 +224,14 @@ const P_UNDERSCORE = 4;
 const P_EQUALS = 8;
 const P_TILDE = 16;
 const P_SEPARATOR = 32;
+/** A byte of 128 or above (bytes only; strings count such code units apart). */
+const P_HIGH = 64;
 
 /** ASCII only: every other code unit counts as nothing any gate reads. */
-const ENC_A = new Int32Array(128);
-const ENC_B = new Int32Array(128);
-const PRESENT = new Int32Array(128);
+const ENC_A = new Int32Array(256);
+const ENC_B = new Int32Array(256);
+const PRESENT = new Int32Array(256);
+PRESENT.fill(P_HIGH, 128);
 for (let c = 48; c <= 57; c++) ENC_A[c] = A_DIGIT;
 for (let c = 65; c <= 90; c++) ENC_A[c] = c <= 70 ? A_UPPER_HEX : A_UPPER;
 for (let c = 97; c <= 122; c++) {
@@ -400,25 +411,22 @@ let present = 0;
 /** Code units of 128 and above seen. */
 let high = 0;
 
-function add(a: number, b: number): void {
-  tDigit += a & MASK;
-  tUpper += (a >>> FIELD) & MASK;
-  tUpperHex += (a >>> (2 * FIELD)) & MASK;
-  tLower += (a >>> (3 * FIELD)) & MASK;
-  tLowerHex += b & MASK;
-  tDot += (b >>> FIELD) & MASK;
-  tColon += (b >>> (2 * FIELD)) & MASK;
-  tDash += (b >>> (3 * FIELD)) & MASK;
-}
-
 function countString(text: string): void {
   const n = text.length;
+  let d = 0;
+  let u = 0;
+  let uh = 0;
+  let l = 0;
+  let lh = 0;
+  let dot = 0;
+  let colon = 0;
+  let dash = 0;
+  let p = 0;
+  let h = 0;
   for (let from = 0; from < n; from += CHUNK) {
     const to = Math.min(n, from + CHUNK);
     let a = 0;
     let b = 0;
-    let p = present;
-    let h = high;
     for (let i = from; i < to; i++) {
       const c = text.charCodeAt(i);
       if (c < 128) {
@@ -427,31 +435,76 @@ function countString(text: string): void {
         p |= PRESENT[c]!;
       } else h++;
     }
-    present = p;
-    high = h;
-    add(a, b);
+    d += a & MASK;
+    u += (a >>> FIELD) & MASK;
+    uh += (a >>> (2 * FIELD)) & MASK;
+    l += (a >>> (3 * FIELD)) & MASK;
+    lh += b & MASK;
+    dot += (b >>> FIELD) & MASK;
+    colon += (b >>> (2 * FIELD)) & MASK;
+    dash += (b >>> (3 * FIELD)) & MASK;
   }
+  setTotals(d, u, uh, l, lh, dot, colon, dash, p, h);
 }
 
+/**
+ * The same over bytes: tables of 256 entries, so no branch per byte (bytes of 128 and above set
+ * `P_HIGH` and count as nothing else), and totals kept in locals until the end.
+ */
 function countBytes(bytes: Uint8Array, start: number, end: number): void {
+  let d = 0;
+  let u = 0;
+  let uh = 0;
+  let l = 0;
+  let lh = 0;
+  let dot = 0;
+  let colon = 0;
+  let dash = 0;
+  let p = 0;
   for (let from = start; from < end; from += CHUNK) {
     const to = Math.min(end, from + CHUNK);
     let a = 0;
     let b = 0;
-    let p = present;
-    let h = high;
     for (let i = from; i < to; i++) {
       const c = bytes[i]!;
-      if (c < 128) {
-        a += ENC_A[c]!;
-        b += ENC_B[c]!;
-        p |= PRESENT[c]!;
-      } else h++;
+      a += ENC_A[c]!;
+      b += ENC_B[c]!;
+      p |= PRESENT[c]!;
     }
-    present = p;
-    high = h;
-    add(a, b);
+    d += a & MASK;
+    u += (a >>> FIELD) & MASK;
+    uh += (a >>> (2 * FIELD)) & MASK;
+    l += (a >>> (3 * FIELD)) & MASK;
+    lh += b & MASK;
+    dot += (b >>> FIELD) & MASK;
+    colon += (b >>> (2 * FIELD)) & MASK;
+    dash += (b >>> (3 * FIELD)) & MASK;
   }
+  setTotals(d, u, uh, l, lh, dot, colon, dash, p & ~P_HIGH, p & P_HIGH);
+}
+
+function setTotals(
+  d: number,
+  u: number,
+  uh: number,
+  l: number,
+  lh: number,
+  dot: number,
+  colon: number,
+  dash: number,
+  p: number,
+  h: number,
+): void {
+  tDigit = d;
+  tUpper = u;
+  tUpperHex = uh;
+  tLower = l;
+  tLowerHex = lh;
+  tDot = dot;
+  tColon = colon;
+  tDash = dash;
+  present = p;
+  high = h;
 }
 
 /** Fills `shared` from the totals and the source; returns it. */
@@ -486,22 +539,35 @@ function finish(src: Source, from: number, n: number): TextStats {
   return s;
 }
 
-function reset(): void {
-  tDigit = tUpper = tUpperHex = tLower = tLowerHex = tDot = tColon = tDash = 0;
-  present = 0;
-  high = 0;
-}
-
 /** The text `shared` describes (`mayContain` then `scan` on one value counts once). */
 let sharedText: string | undefined;
+/** The bytes `shared` describes when it was last computed from bytes. */
+let sharedBytes: Uint8Array | undefined;
+let sharedStart = 0;
+let sharedEnd = 0;
 
 /** Counts in one pass; returns a shared object that the next call overwrites. */
 export function computeStats(text: string): TextStats {
   if (text === sharedText) return shared;
   sharedText = text;
-  reset();
+  sharedBytes = undefined;
   countString(text);
   return finish(text, 0, text.length);
+}
+
+/**
+ * `bytes[start, end)` decoded as UTF-8. When they are the bytes last counted and all ASCII, the
+ * text has the same code units, so its counts are theirs: the next `computeStats` of this text
+ * (the scan that follows `mayContainBytes`) reuses them instead of counting again.
+ */
+export function decodeCounted(bytes: Uint8Array, start: number, end: number): string {
+  const buf =
+    bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buf.toString('utf8', start, end);
+  if (bytes === sharedBytes && start === sharedStart && end === sharedEnd && high === 0) {
+    sharedText = text;
+  }
+  return text;
 }
 
 /**
@@ -510,7 +576,9 @@ export function computeStats(text: string): TextStats {
  */
 export function computeStatsOfBytes(bytes: Uint8Array, start: number, end: number): TextStats {
   sharedText = undefined;
-  reset();
+  sharedBytes = bytes;
+  sharedStart = start;
+  sharedEnd = end;
   countBytes(bytes, start, end);
   return finish(bytes, start, end - start);
 }

@@ -17,6 +17,7 @@ import {
   type ScanInput,
   type TextStats,
 } from './detector.ts';
+import { LIT_SECRET_WORD } from './literals.ts';
 import { charClasses, looksLikePlaceholder, shannonEntropy } from './validate.ts';
 
 const SCORE = 0.7;
@@ -134,7 +135,9 @@ export const genericSecret: Detector = defineDetector(
   findGenericSecrets,
   (t) =>
     t.hint.secret || (secretPregate(t.stats, t.hint) && (keywordsOf(t) & KEYWORD_SECRET) !== 0),
-  secretPregate,
+  (s, hint, literals) =>
+    hint.secret || (secretPregate(s, hint) && (literals & LIT_SECRET_WORD) !== 0),
+  true,
 );
 
 /** A secret-named column, or a separator and letters for `password: …` and the like. */

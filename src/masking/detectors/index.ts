@@ -10,6 +10,7 @@ import {
   computeStats,
   computeStatsOfBytes,
   type Detector,
+  decodeCounted,
   FLAG_SPACE,
   needsMet,
   type ScanInput,
@@ -17,6 +18,7 @@ import {
 } from './detector.ts';
 import { creditCard, iban } from './financial.ts';
 import { genericSecret } from './generic-secret.ts';
+import { literalsOfBytes } from './literals.ts';
 import { createMrnDetector, dateOfBirth } from './medical.ts';
 import { ipAddress } from './network.ts';
 import { email, phone, usSsn } from './pii.ts';
@@ -47,6 +49,8 @@ export const DEFAULT_THRESHOLD = 0.5;
 /** Nothing shorter than `::1` can be a finding. */
 const MIN_TEXT = 3;
 const MEMO_MAX = 4096;
+/** Every `LIT_*` family: a pregate given it decides on counts and hint alone. */
+const ANY_LITERAL = -1;
 /** The shortest email (`a@b.co`): values shorter than this are mostly names and codes. */
 const TINY = 6;
 
@@ -185,7 +189,7 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
 
   function inputOf(text: string, opts: ScanOptions | undefined): ScanInput {
     const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
-    return { text, stats: computeStats(text), hint, thresholds, keywords: -1 };
+    return { text, stats: computeStats(text), hint, thresholds, keywords: -1, literals: -1 };
   }
 
   /** Detectors the text's counts leave (none for most values). */
@@ -225,11 +229,23 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
       if (list.length === 0) return false;
       const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
       const types = opts?.types;
+      // Literals are looked for only once a detector's counts and hint leave it in the running.
+      let literals = ANY_LITERAL;
+      let found = false;
       for (const d of list) {
-        if ((types === undefined || types.has(d.type)) && d.pregate(stats, hint)) return true;
+        if (types !== undefined && !types.has(d.type)) continue;
+        if (!d.pregate(stats, hint, ANY_LITERAL)) continue;
+        if (!d.literals) return true;
+        if (!found) {
+          literals = literalsOfBytes(bytes, start, end);
+          found = true;
+        }
+        if (d.pregate(stats, hint, literals)) return true;
       }
       return false;
     },
+
+    decode: decodeCounted,
 
     mayContain(text: string, opts?: ScanOptions): boolean {
       const list = candidatesFor(text);

@@ -13,6 +13,7 @@ import {
   type TextStats,
   UUID_SHAPE,
 } from './detector.ts';
+import { LIT_BIRTH_WORD } from './literals.ts';
 import { compileSafePattern } from './safe-pattern.ts';
 import { validBirthDate } from './validate.ts';
 
@@ -85,7 +86,10 @@ export const dateOfBirth: Detector = defineDetector(
   (t) =>
     birthPregate(t.stats, t.hint) &&
     (t.hint.boosts.has('date_of_birth') || (keywordsOf(t) & KEYWORD_BIRTH) !== 0),
-  birthPregate,
+  (s, hint, literals) =>
+    birthPregate(s, hint) &&
+    (hint.boosts.has('date_of_birth') || (literals & LIT_BIRTH_WORD) !== 0),
+  true,
 );
 
 /** A birth-date column, or a text with a letter (a birth word needs some). */

@@ -118,6 +118,7 @@ export const email: Detector = defineDetector(
   { minLength: 6, anyFlags: HAS_AT },
   findEmails,
   (t) => t.stats.dots > 0,
+  (s) => s.dots > 0,
 );
 
 /**

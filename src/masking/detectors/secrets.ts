@@ -14,7 +14,20 @@ import {
   HAS_UNDERSCORE,
   type Needs,
   type ScanInput,
+  type TextStats,
 } from './detector.ts';
+import {
+  LIT_AWS_KEY_ID,
+  LIT_AWS_WORD,
+  LIT_AZURE_KEY,
+  LIT_AZURE_WORD,
+  LIT_GCP,
+  LIT_GITHUB,
+  LIT_GITLAB,
+  LIT_SECRET_WORD,
+  LIT_SLACK,
+  literalsOf,
+} from './literals.ts';
 import type { DetectorType } from './types.ts';
 import { charClasses, looksLikePlaceholder, shannonEntropy } from './validate.ts';
 
@@ -48,22 +61,38 @@ function randomLooking(minEntropy: number) {
     !looksLikePlaceholder(value) && charClasses(value) >= 2 && shannonEntropy(value) >= minEntropy;
 }
 
+/** A byte pregate: one of the `LIT_*` families, and what `stats` must allow (default anything). */
+function needsLiteral(families: number, stats: (s: TextStats) => boolean = () => true) {
+  return (s: TextStats, _hint: unknown, literals: number): boolean =>
+    (literals & families) !== 0 && stats(s);
+}
+
+/** A text gate: one of the `LIT_*` families. */
+function hasLiteral(families: number) {
+  return (t: ScanInput): boolean => (literalsOf(t) & families) !== 0;
+}
+
+/**
+ * `pregate`: a literal family that every rule's regex (or `when`) requires, and that `gate` (by
+ * default `hasLiteral` of it) checks in the text.
+ */
 function ruleDetector(
   type: DetectorType,
   needs: Needs,
-  gate: Detector['gate'] | undefined,
+  gate: Detector['gate'],
   rules: readonly TokenRule[],
+  pregate: Detector['pregate'],
 ): Detector {
   const find: Detector['find'] = (input, out) => {
     for (const rule of rules) pushRule(input, rule, out);
   };
-  return defineDetector(type, needs, find, gate);
+  return defineDetector(type, needs, find, gate, pregate, true);
 }
 
 export const awsAccessKey = ruleDetector(
   'aws_access_key',
   { minLength: 20, minUpper: 4, minNonHex: 2 },
-  undefined,
+  hasLiteral(LIT_AWS_KEY_ID),
   [
     {
       type: 'aws_access_key',
@@ -72,6 +101,7 @@ export const awsAccessKey = ruleDetector(
       valid: (v) => notPlaceholder(v.slice(4)),
     },
   ],
+  needsLiteral(LIT_AWS_KEY_ID),
 );
 
 export const gcpApiKey = ruleDetector(
@@ -86,12 +116,13 @@ export const gcpApiKey = ruleDetector(
       valid: notPlaceholder,
     },
   ],
+  needsLiteral(LIT_GCP),
 );
 
 export const githubToken = ruleDetector(
   'github_token',
   { minLength: 40, minNonHex: 2, anyFlags: HAS_UNDERSCORE },
-  undefined,
+  hasLiteral(LIT_GITHUB),
   [
     {
       type: 'github_token',
@@ -100,6 +131,7 @@ export const githubToken = ruleDetector(
       valid: notPlaceholder,
     },
   ],
+  needsLiteral(LIT_GITHUB),
 );
 
 const GITLAB_PREFIXES = 'glpat|gldt|glrt|glptt|glft|glsoat|glcbt|glimt|glagent|gloas';
@@ -121,6 +153,10 @@ export const gitlabToken = ruleDetector(
       valid: notPlaceholder,
     },
   ],
+  needsLiteral(
+    LIT_GITLAB,
+    (s) => (s.dashes > 0 && s.lower >= 5) || (s.upper >= 2 && s.digits >= 7),
+  ),
 );
 
 export const slackToken = ruleDetector(
@@ -145,12 +181,13 @@ export const slackToken = ruleDetector(
       valid: notPlaceholder,
     },
   ],
+  needsLiteral(LIT_SLACK, (s) => s.nonHexLetters >= 3 && (s.dashes > 0 || s.dots >= 2)),
 );
 
 export const azureKey = ruleDetector(
   'azure_key',
   { minLength: 30, minNonHex: 1, anyFlags: HAS_EQUALS | HAS_TILDE | HAS_COLON },
-  undefined,
+  hasLiteral(LIT_AZURE_KEY | LIT_AZURE_WORD | LIT_SECRET_WORD),
   [
     {
       type: 'azure_key',
@@ -185,6 +222,7 @@ export const azureKey = ruleDetector(
       valid: randomLooking(3.5),
     },
   ],
+  needsLiteral(LIT_AZURE_KEY | LIT_AZURE_WORD | LIT_SECRET_WORD),
 );
 
 const AWS_SECRET_CONTEXT_RE = /aws.{0,20}?(?:secret|sk)|secret.?access.?key/gi;
@@ -229,4 +267,8 @@ export const awsSecretKey: Detector = defineDetector(
     (t.stats.nonHexLetters >= 2 &&
       (keywordsOf(t) & (KEYWORD_AWS | KEYWORD_SECRET)) !== 0 &&
       AWS_SECRET_GATE_RE.test(t.text)),
+  (s, hint, literals) =>
+    hint.boosts.has('aws_secret_key') ||
+    (s.nonHexLetters >= 2 && (literals & (LIT_AWS_WORD | LIT_SECRET_WORD)) !== 0),
+  true,
 );

@@ -10,6 +10,7 @@ import {
   isAlnum,
   type ScanInput,
 } from './detector.ts';
+import { LIT_JWT, LIT_PEM } from './literals.ts';
 import { isBase64Json, jwtHeaderHasAlg } from './validate.ts';
 
 const JWT_SCORE = 0.95;
@@ -64,6 +65,8 @@ export const jwt: Detector = defineDetector(
   { minLength: 30, minUpper: 1, minNonHex: 2 },
   findJwts,
   (t) => t.stats.dots >= 2 && t.text.includes('eyJ'),
+  (s, _hint, literals) => s.dots >= 2 && (literals & LIT_JWT) !== 0,
+  true,
 );
 
 const BEGIN = '-----BEGIN ';
@@ -120,4 +123,6 @@ export const privateKey: Detector = defineDetector(
   { minLength: 30, minUpper: 8, minNonHex: 2 },
   findPrivateKeys,
   (t) => t.stats.dashes >= 10 && t.text.includes(BEGIN),
+  (s, _hint, literals) => s.dashes >= 10 && (literals & LIT_PEM) !== 0,
+  true,
 );

@@ -65,4 +65,9 @@ export interface DetectorSet {
    * decoded text. Most result values are ruled out here and never become strings.
    */
   mayContainBytes(bytes: Uint8Array, start: number, end: number, opts?: ScanOptions): boolean;
+  /**
+   * `bytes[start, end)` decoded as UTF-8 (invalid sequences become U+FFFD). Right after
+   * `mayContainBytes` on the same bytes, a scan of the text reuses the counts it made.
+   */
+  decode(bytes: Uint8Array, start: number, end: number): string;
 }

@@ -25,6 +25,13 @@ export function fakeDetectors(opts: { throwOn?: string } = {}): DetectorSet & { 
     mayContainBytes(): boolean {
       return true;
     },
+    decode(bytes: Uint8Array, start: number, end: number): string {
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(
+        'utf8',
+        start,
+        end,
+      );
+    },
     scan(text: string, o: ScanOptions = {}): Finding[] {
       set.scans++;
       if (opts.throwOn && text.includes(opts.throwOn)) throw new Error('detector bug');

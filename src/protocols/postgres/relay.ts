@@ -17,6 +17,7 @@ import { type DecodedFrontend, FrontendParser } from './codec/frontend-parser.ts
 import { BACKEND, type FrontendMessage } from './codec/messages.ts';
 import { encodeFrontend, encodeNoticeResponse } from './codec/serializer.ts';
 import { encodeGatewayError } from './errors.ts';
+import { ChunkWriter } from './masking/chunk-writer.ts';
 import type { ResultMasker } from './masking/result-masker.ts';
 import { type CommandRun, ResponseTracker } from './tracker.ts';
 
@@ -75,6 +76,8 @@ export class Relay {
   #closed = false;
   readonly #masker: ResultMasker | undefined;
   #backlog: Backlog[] = [];
+  /** Builds each batch's masked output. */
+  readonly #chunk = new ChunkWriter();
   /** Upstream frames are held (socket paused) until a column lookup settles. */
   #stalled = false;
   #finish: (reason: string) => void = () => {};
@@ -452,24 +455,29 @@ export class Relay {
     }
   }
 
-  /** Relays one batch through the masker; false when it stalled or failed part-way. */
+  /**
+   * Relays one batch through the masker; false when it stalled or failed part-way. The output
+   * is built in one buffer: masked rows are written straight into it, unchanged frames copied
+   * from the batch (a batch with nothing masked goes out as it is).
+   */
   #relayMasked(item: Backlog): boolean {
     const masker = this.#masker as ResultMasker;
     const { buf, frames } = item;
-    const parts: Uint8Array[] = [];
+    const out = this.#chunk;
+    out.begin(buf, item.from);
     for (; item.next < frames.length; item.next++) {
       const f = frames[item.next] as Frame;
-      const act = masker.onFrame(this.#tracker.head, buf, f);
+      const act = masker.onFrame(this.#tracker.head, buf, f, out);
       if (act?.kind === 'stall' || act?.kind === 'fail') {
-        parts.push(buf.subarray(item.from, f.start));
+        this.#toClient(out.finish(f.start));
         item.from = f.start;
-        this.#toClient(parts);
         if (act.kind === 'stall') this.#stall(act.until);
         else this.#maskingFailed(act.error);
         return false;
       }
-      const replaced = act?.bytes;
-      // The tracker records the masked error text, never the original.
+      const replaced = act?.kind === 'replace' ? act.bytes : undefined;
+      // The tracker records the masked error text, never the original. It injects nothing
+      // before a DataRow, the only frame the masker writes itself ('written').
       const inject =
         replaced && f.code === BACKEND.ErrorResponse
           ? this.#tracker.onFrame(replaced, {
@@ -479,25 +487,20 @@ export class Relay {
               body: 5,
             })
           : this.#tracker.onFrame(buf, f);
-      if (inject) {
-        parts.push(buf.subarray(item.from, f.start), inject);
-        item.from = f.start;
-      }
+      if (inject) out.insert(f.start, inject);
       if (replaced) {
-        parts.push(buf.subarray(item.from, f.start), replaced);
-        item.from = f.end;
+        out.insert(f.start, replaced);
+        out.skip(f.end);
       }
     }
-    parts.push(buf.subarray(item.from, item.complete));
-    this.#toClient(parts);
+    item.from = item.complete;
+    this.#toClient(out.finish(item.complete));
     return true;
   }
 
-  #toClient(parts: Uint8Array[]): void {
-    const out = parts.filter((p) => p.length > 0);
-    if (out.length === 0) return;
-    const ok = this.#client.write(out.length === 1 ? (out[0] as Uint8Array) : Buffer.concat(out));
-    if (!ok) this.#upstream.pause();
+  #toClient(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (!this.#client.write(bytes)) this.#upstream.pause();
   }
 
   /** Holds every upstream frame until the lookup settles (it always does, by its deadline). */

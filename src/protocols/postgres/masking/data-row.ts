@@ -8,10 +8,11 @@
 import { GatewayError } from '../../../errors.ts';
 import { readInt32 } from '../codec/framer.ts';
 import { BACKEND } from '../codec/messages.ts';
+import type { ChunkWriter } from './chunk-writer.ts';
 import { type ColumnAction, type MaskContext, maskBinary, maskText, type RowPlan } from './plan.ts';
 
-let starts = new Int32Array(64);
-let lengths = new Int32Array(64);
+/** Value offsets and lengths of the row being masked (reused: masking is synchronous). */
+const row = { starts: new Int32Array(64), lengths: new Int32Array(64) };
 
 /**
  * Returns the new message, or null when the row is unchanged.
@@ -20,20 +21,64 @@ let lengths = new Int32Array(64);
  * const out = maskDataRow(frameBytes, plan, ctx); // frameBytes: the whole 'D' message
  */
 export function maskDataRow(msg: Uint8Array, plan: RowPlan, ctx: MaskContext): Uint8Array | null {
-  const n = ((msg[5] as number) << 8) | (msg[6] as number);
+  const changes = maskValues(msg, 0, msg.length, plan, ctx);
+  if (!changes) return null;
+  const out = Buffer.allocUnsafe(rowSize(changes, plan.length));
+  writeRow(out, 0, out.length, msg, 0, plan.length, changes);
+  return out;
+}
+
+/**
+ * The same for the frame `buf[start, end)` of a batch: a changed row is written into `out` in
+ * place of the frame (which `out` then skips); returns whether it changed.
+ *
+ * @example
+ * if (maskDataRowInto(batch, f.start, f.end, plan, ctx, writer)) tally.rows++;
+ */
+export function maskDataRowInto(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  plan: RowPlan,
+  ctx: MaskContext,
+  out: ChunkWriter,
+): boolean {
+  const changes = maskValues(buf, start, end, plan, ctx);
+  if (!changes) return false;
+  const size = rowSize(changes, plan.length);
+  const at = out.reserve(start, size);
+  try {
+    writeRow(out.buffer, at, size, buf, start, plan.length, changes);
+  } catch (err) {
+    out.unreserve(at); // never send a half-written (uninitialised) row
+    throw err;
+  }
+  out.skip(end);
+  return true;
+}
+
+/** The changes of the row's values (undefined where unchanged), or null when none changed. */
+function maskValues(
+  msg: Uint8Array,
+  start: number,
+  end: number,
+  plan: RowPlan,
+  ctx: MaskContext,
+): Change[] | null {
+  const n = ((msg[start + 5] as number) << 8) | (msg[start + 6] as number);
   if (n !== plan.length) {
     throw new GatewayError(
       'GW_MASKING_FAILED',
       `masking failed: a row has ${n} columns where ${plan.length} were described; the result was not delivered`,
     );
   }
-  if (starts.length < n) {
-    starts = new Int32Array(n * 2);
-    lengths = new Int32Array(n * 2);
+  if (row.starts.length < n) {
+    row.starts = new Int32Array(n * 2);
+    row.lengths = new Int32Array(n * 2);
   }
-  const b = msg instanceof Buffer ? msg : Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
-  let changes: Change[] | undefined;
-  let pos = 7;
+  const { starts, lengths } = row;
+  let changes: Change[] | null = null;
+  let pos = start + 7;
   for (let i = 0; i < n; i++) {
     const len = readInt32(msg, pos);
     pos += 4;
@@ -46,7 +91,7 @@ export function maskDataRow(msg: Uint8Array, plan: RowPlan, ctx: MaskContext): U
           ? maskBinary(msg.subarray(pos, pos + len), col, ctx)
           : col.constant !== undefined
             ? constant(col, ctx)
-            : maskText(b.toString('utf8', pos, pos + len), col, ctx);
+            : maskText(ctx.values.decode(msg, pos, pos + len), col, ctx);
       if (out !== undefined) {
         changes ??= new Array(n);
         changes[i] = out;
@@ -54,8 +99,8 @@ export function maskDataRow(msg: Uint8Array, plan: RowPlan, ctx: MaskContext): U
     }
     if (len > 0) pos += len;
   }
-  if (pos !== msg.length) throw new GatewayError('GW_PROTOCOL_MALFORMED', 'malformed DataRow');
-  return changes ? rebuild(msg, n, changes) : null;
+  if (pos !== end) throw new GatewayError('GW_PROTOCOL_MALFORMED', 'malformed DataRow');
+  return changes;
 }
 
 /**
@@ -103,15 +148,28 @@ function putInt32(out: Uint8Array, at: number, v: number): void {
   out[at + 3] = v;
 }
 
-function rebuild(msg: Uint8Array, n: number, changes: readonly Change[]): Uint8Array {
+function rowSize(changes: readonly Change[], n: number): number {
   let size = 7 + 4 * n;
-  for (let i = 0; i < n; i++) size += changeSize(changes[i], lengths[i] as number);
-  const out = Buffer.allocUnsafe(size);
-  out[0] = BACKEND.DataRow;
-  putInt32(out, 1, size - 1);
-  out[5] = n >>> 8;
-  out[6] = n;
-  let pos = 7;
+  for (let i = 0; i < n; i++) size += changeSize(changes[i], row.lengths[i] as number);
+  return size;
+}
+
+/** The row with its changes, `size` bytes at `out[at]` (the source row starts at `msg[start]`). */
+function writeRow(
+  out: Buffer,
+  at: number,
+  size: number,
+  msg: Uint8Array,
+  start: number,
+  n: number,
+  changes: readonly Change[],
+): void {
+  const { starts, lengths } = row;
+  out[at] = BACKEND.DataRow;
+  putInt32(out, at + 1, size - 1);
+  out[at + 5] = msg[start + 5] as number;
+  out[at + 6] = msg[start + 6] as number;
+  let pos = at + 7;
   // Unchanged columns are copied with their length words, a run of them at a time.
   let runFrom = -1;
   let runTo = -1;
@@ -141,7 +199,6 @@ function rebuild(msg: Uint8Array, n: number, changes: readonly Change[]): Uint8A
     }
   }
   if (runFrom >= 0) copy(msg, runFrom, runTo, out, pos);
-  return out;
 }
 
 /** `msg[from, to)` into `out` at `pos`; short spans byte by byte (no view allocated). */

@@ -32,8 +32,9 @@ import {
   type TableInfo,
   tableKey,
 } from './catalog.ts';
+import type { ChunkWriter } from './chunk-writer.ts';
 import { type CopySpec, copySpecs, maskCopyRow } from './copy.ts';
-import { maskDataRow } from './data-row.ts';
+import { maskDataRow, maskDataRowInto } from './data-row.ts';
 import { maskNoticeFields, scanText } from './notices.ts';
 import { needsTypeInfo, type TypeInfo } from './pg-types.ts';
 import { buildRowPlan, type PlanColumn, type RowPlan } from './plan.ts';
@@ -76,10 +77,13 @@ export interface DescribeRef {
 
 export type FrameAction =
   | { readonly kind: 'replace'; readonly bytes: Uint8Array }
+  /** The replacement went into the caller's `ChunkWriter`, which skips the frame. */
+  | { readonly kind: 'written' }
   | { readonly kind: 'stall'; readonly until: Promise<void> }
   | { readonly kind: 'fail'; readonly error: GatewayError };
 
 const DROP: FrameAction = { kind: 'replace', bytes: new Uint8Array(0) };
+const WRITTEN: FrameAction = { kind: 'written' };
 
 interface Overlay {
   readonly columns: ReadonlyMap<string, ColumnName | null>;
@@ -98,7 +102,7 @@ export interface ResultMaskerDeps {
 /**
  * @example
  * const masker = new ResultMasker({ engine, rules, catalog, logger, sessionId: ctx.id });
- * const action = masker.onFrame(tracker.head, batch.buf, frame);
+ * const action = masker.onFrame(tracker.head, batch.buf, frame, writer);
  */
 export class ResultMasker {
   readonly #deps: ResultMaskerDeps;
@@ -179,10 +183,18 @@ export class ResultMasker {
 
   // ---- what the server answered ----
 
-  /** Called for every upstream frame before the tracker sees it. */
-  onFrame(head: Pending | undefined, buf: Uint8Array, f: Frame): FrameAction | undefined {
+  /**
+   * Called for every upstream frame before the tracker sees it. With `out`, a masked DataRow is
+   * written there (`written`) instead of being returned (`replace`).
+   */
+  onFrame(
+    head: Pending | undefined,
+    buf: Uint8Array,
+    f: Frame,
+    out?: ChunkWriter,
+  ): FrameAction | undefined {
     try {
-      return this.#frame(head, buf, f);
+      return this.#frame(head, buf, f, out);
     } catch (err) {
       const error =
         err instanceof GatewayError
@@ -196,10 +208,15 @@ export class ResultMasker {
     }
   }
 
-  #frame(head: Pending | undefined, buf: Uint8Array, f: Frame): FrameAction | undefined {
+  #frame(
+    head: Pending | undefined,
+    buf: Uint8Array,
+    f: Frame,
+    out: ChunkWriter | undefined,
+  ): FrameAction | undefined {
     switch (f.code) {
       case BACKEND.DataRow:
-        return this.#dataRow(head, buf, f);
+        return this.#dataRow(head, buf, f, out);
       case BACKEND.CopyData:
         return this.#copyData(head, buf, f);
       case BACKEND.RowDescription:
@@ -254,7 +271,12 @@ export class ResultMasker {
     return undefined;
   }
 
-  #dataRow(head: Pending | undefined, buf: Uint8Array, f: Frame): FrameAction | undefined {
+  #dataRow(
+    head: Pending | undefined,
+    buf: Uint8Array,
+    f: Frame,
+    writer: ChunkWriter | undefined,
+  ): FrameAction | undefined {
     const ref = refOf(head);
     const run = runOf(head);
     if (!ref || !run) throw unexpected('a row arrived for no statement');
@@ -269,10 +291,13 @@ export class ResultMasker {
     const plan = ref.plan;
     if (!plan) return undefined;
     const tally = tallyOf(run);
-    const out = maskDataRow(buf.subarray(f.start, f.end), plan, {
-      values: this.#deps.engine.values,
-      tally,
-    });
+    const ctx = { values: this.#deps.engine.values, tally };
+    if (writer) {
+      if (!maskDataRowInto(buf, f.start, f.end, plan, ctx, writer)) return undefined;
+      tally.rows++;
+      return WRITTEN;
+    }
+    const out = maskDataRow(buf.subarray(f.start, f.end), plan, ctx);
     if (!out) return undefined;
     tally.rows++;
     return { kind: 'replace', bytes: out };
