@@ -22,6 +22,7 @@ import {
   readLines,
   rowOfLine,
 } from './sqlite-journal.ts';
+import { rollbackQuietly } from './sqlite-meta.ts';
 import { SessionIndex } from './sqlite-sessions.ts';
 import { EVENT_COLUMNS } from './store.ts';
 
@@ -160,7 +161,7 @@ export class JournalFolder {
     const state = this.#lock.state();
     this.#stmt.begin.run();
     try {
-      this.#checkUnmoved();
+      this.checkUnmoved();
       const stored = this.#readHead();
       const waiting: JournalLine[] = [];
       const seen: JournalLine[][] = [[], []];
@@ -202,20 +203,17 @@ export class JournalFolder {
       this.#stored = undefined;
       for (const o of this.#offsets) o.epoch = -1;
       this.#sizes.fill(-1);
-      try {
-        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      } catch {
-        // Already rolled back by SQLite.
-      }
+      rollbackQuietly(this.#db);
       throw err;
     }
   }
 
   /**
    * SQLite keeps writing through its open descriptors after the file or its directory has been
-   * deleted or renamed, and reports success: folded events would then be lost from the ledger.
+   * deleted or renamed, and reports success: without this check, events appended or folded then
+   * would be lost from the ledger. The writer checks through its folder too.
    */
-  #checkUnmoved(): void {
+  checkUnmoved(): void {
     const now = statSync(this.#dbPath, { bigint: true, throwIfNoEntry: false });
     if (now === undefined || now.dev !== this.#identity.dev || now.ino !== this.#identity.ino) {
       throw new Error('the ledger file was moved or deleted while open');

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { GENESIS_HASH } from './canonical.ts';
+import { loadOrCreateSigningKey } from './checkpoint.ts';
 import { chainLink, type EventRow, prepareEvent } from './event-codec.ts';
 import { emptyHead, sealBatch } from './sealer.ts';
 import { encodeJournal, journalPathsOf, readLines, rowOfLine } from './sqlite-journal.ts';
@@ -246,7 +247,6 @@ describe('the embedded store journal', () => {
 
   test('a prune by one writer is seen by another before its next append', async () => {
     const path = freshDb();
-    const { loadOrCreateSigningKey } = await import('./checkpoint.ts');
     const signer = loadOrCreateSigningKey(join(path, '..', 'key.pem'));
     const a = new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000, signer });
     const b = new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000, signer });
@@ -271,7 +271,6 @@ describe('the embedded store journal', () => {
 
   test('checkpoints written to the journal are found again by another writer', async () => {
     const path = freshDb();
-    const { loadOrCreateSigningKey } = await import('./checkpoint.ts');
     const signer = loadOrCreateSigningKey(join(path, '..', 'key.pem'));
     const a = new SqliteStoreWriter(path, { sync: 'full', busyTimeoutMs: 2000, signer });
     a.write([...events(2), { checkpoint: true, time: 1_700_000_000_100 }]);

@@ -31,6 +31,7 @@ import {
 } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { COLUMN_KEYS, chainLink, type EventRow } from './event-codec.ts';
+import { rollbackQuietly } from './sqlite-meta.ts';
 
 /** The two journal files of the ledger at `dbPath`. */
 export function journalPathsOf(dbPath: string): readonly [string, string] {
@@ -277,11 +278,7 @@ export class JournalLock {
       this.#stmt.commit.run();
       return out;
     } catch (err) {
-      try {
-        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      } catch {
-        // Already rolled back by SQLite.
-      }
+      rollbackQuietly(this.#db);
       throw err;
     }
   }

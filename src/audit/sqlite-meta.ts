@@ -1,4 +1,4 @@
-/** The embedded store's `meta` table, read by its writer and its readers. */
+/** The embedded store's `meta` table, read by its writer and its readers, and its rollback. */
 
 import type { DatabaseSync } from 'node:sqlite';
 import { type PrunedState, prunedFromJson } from './store.ts';
@@ -24,4 +24,19 @@ export function metaValue(db: DatabaseSync, key: string): string | undefined {
  */
 export function readPruned(db: DatabaseSync): PrunedState | null {
   return prunedFromJson(metaValue(db, 'pruned'));
+}
+
+/**
+ * Rolls back the open transaction, if SQLite has not already done so itself (it does after some
+ * errors); never throws, so that the caller's own error is the one reported.
+ *
+ * @example
+ * try { ... } catch (err) { rollbackQuietly(db); throw err; }
+ */
+export function rollbackQuietly(db: DatabaseSync): void {
+  try {
+    if (db.isTransaction) db.exec('ROLLBACK');
+  } catch {
+    // Nothing to undo.
+  }
 }

@@ -12,7 +12,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Checkpoint, SigningKey } from './checkpoint.ts';
@@ -39,7 +39,7 @@ import {
   readLines,
   rowOfLine,
 } from './sqlite-journal.ts';
-import { metaValue, readPruned } from './sqlite-meta.ts';
+import { metaValue, readPruned, rollbackQuietly } from './sqlite-meta.ts';
 import { forgetSessions, initSessions, migrateSessions } from './sqlite-sessions.ts';
 import { type PrunedState, prunedToJson } from './store.ts';
 
@@ -90,9 +90,7 @@ const NO_DELETE_TRIGGER = `CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE 
  * w.close();
  */
 export class SqliteStoreWriter {
-  readonly #path: string;
   readonly #db: DatabaseSync;
-  readonly #file: { dev: bigint; ino: bigint };
   readonly #options: SqliteWriterOptions;
   readonly #origin: string;
   readonly #stmt: TableStatements;
@@ -106,7 +104,6 @@ export class SqliteStoreWriter {
   #transactions = 0;
 
   constructor(path: string, options: SqliteWriterOptions) {
-    this.#path = path;
     this.#options = options;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const fresh = !existsSync(path);
@@ -116,7 +113,6 @@ export class SqliteStoreWriter {
       restrictMode(path);
       this.#configure(options, fresh);
       this.#origin = this.#createSchema();
-      this.#file = fileIdentity(path);
       this.#stmt = tableStatements(this.#db);
       this.#lock = new JournalLock(journalLockPathOf(path), options.busyTimeoutMs);
       opened.push(this.#lock);
@@ -238,7 +234,7 @@ export class SqliteStoreWriter {
   #pruneTables(beforeMs: number, time: number): number {
     this.#stmt.begin.run();
     try {
-      this.#checkFileUnmoved();
+      this.#folder.checkUnmoved();
       const plan = this.#prunePlan(beforeMs);
       if (plan === undefined) {
         this.#stmt.commit.run();
@@ -266,7 +262,7 @@ export class SqliteStoreWriter {
       this.#logHead = sealed.head;
       return plan.throughSeq;
     } catch (err) {
-      this.#rollback();
+      rollbackQuietly(this.#db);
       throw err;
     }
   }
@@ -291,7 +287,7 @@ export class SqliteStoreWriter {
   #catchUp(): Seen {
     // A ledger whose tables were moved away is not written to at all (fail closed), even though
     // the journal alone would keep the events.
-    this.#checkFileUnmoved();
+    this.#folder.checkUnmoved();
     const version = this.#lock.version();
     const seen = this.#seen;
     if (seen !== undefined && seen.version === version) {
@@ -455,25 +451,6 @@ export class SqliteStoreWriter {
     return frontier;
   }
 
-  /**
-   * SQLite keeps writing through its open descriptors after the file or its directory has been
-   * deleted or renamed, and reports success: without this check those events would be lost.
-   */
-  #checkFileUnmoved(): void {
-    const now = statSync(this.#path, { bigint: true, throwIfNoEntry: false });
-    if (now === undefined || now.dev !== this.#file.dev || now.ino !== this.#file.ino) {
-      throw new Error('the ledger file was moved or deleted while open');
-    }
-  }
-
-  #rollback(): void {
-    try {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-    } catch {
-      // Nothing to undo when SQLite has already rolled the transaction back itself.
-    }
-  }
-
   /** Creates the schema, the ledger's origin and its head row; returns the origin. */
   #createSchema(): string {
     this.#db.exec('BEGIN IMMEDIATE');
@@ -504,7 +481,7 @@ export class SqliteStoreWriter {
       this.#db.exec('COMMIT');
       return origin ?? '';
     } catch (err) {
-      this.#rollback();
+      rollbackQuietly(this.#db);
       throw err;
     }
   }
@@ -517,11 +494,6 @@ function restrictMode(path: string): void {
   } catch {
     // A ledger we cannot chmod (not our file) is still writable; permissions are not our check.
   }
-}
-
-function fileIdentity(path: string): { dev: bigint; ino: bigint } {
-  const st = statSync(path, { bigint: true });
-  return { dev: st.dev, ino: st.ino };
 }
 
 /** Switch appends to the other journal once the current one is this large. */
