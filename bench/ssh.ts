@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { ensureOpenSsh } from '../scripts/ensure-openssh.ts';
-import { freePort, startSshd } from '../test/helpers/sshd.ts';
+import { freePort, sshConnectionYaml, startSshd } from '../test/helpers/sshd.ts';
 import { AIRLOCK_CLI, spawnAirlock } from './lib/airlock.ts';
 
 const MB = Number(process.env.BENCH_SSH_MB ?? 100);
@@ -154,14 +154,7 @@ data_dir: ${join(dir, 'data')}
 log: { level: warn }
 audit: { sync: ${process.env.BENCH_AUDIT_SYNC ?? 'full'} }
 connections:
-  - name: box
-    type: ssh
-    host: 127.0.0.1
-    port: ${sshd.port}
-    user: ${sshd.user}
-    private_key: ${sshd.clientKeyFile}
-    host_key: ${sshd.hostKeyFingerprint}
-`,
+${sshConnectionYaml(sshd, 'box')}`,
   );
   const cli = (args: string[]) =>
     execFileSync(process.execPath, [AIRLOCK_CLI, ...args, '--config', config])

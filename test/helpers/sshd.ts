@@ -27,6 +27,28 @@ export interface Sshd {
   close(): Promise<void>;
 }
 
+/**
+ * A `connections:` list item (two-space indent, ending in a newline) for Airlock to reach this
+ * sshd: key login, and the host key pinned (sshd's own unless `hostKey` is given).
+ *
+ * @example
+ * const yaml = `connections:\n${sshConnectionYaml(sshd, 'box')}`;
+ */
+export function sshConnectionYaml(
+  sshd: Sshd,
+  name: string,
+  hostKey = sshd.hostKeyFingerprint,
+): string {
+  return `  - name: ${name}
+    type: ssh
+    host: 127.0.0.1
+    port: ${sshd.port}
+    user: ${sshd.user}
+    private_key: ${sshd.clientKeyFile}
+    host_key: ${hostKey}
+`;
+}
+
 /** A free loopback port (there is a small race until the server binds it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

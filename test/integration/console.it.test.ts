@@ -26,6 +26,7 @@ import {
   freePort,
   type Sshd,
   ssh,
+  sshConnectionYaml,
   startSshd,
 } from '../helpers/sshd.ts';
 import { type Stack, startStack } from '../helpers/stack.ts';
@@ -136,14 +137,7 @@ connections:
     password: \${env:CLINIC_DB_PASSWORD}
     ssl: require
     labels: { env: test, data: phi }
-  - name: box
-    type: ssh
-    host: 127.0.0.1
-    port: ${sshd.port}
-    user: ${sshd.user}
-    private_key: ${sshd.clientKeyFile}
-    host_key: ${sshd.hostKeyFingerprint}
-  - name: assistant
+${sshConnectionYaml(sshd, 'box')}  - name: assistant
     type: llm
     dialect: openai
     url: ${llm.url}/v1

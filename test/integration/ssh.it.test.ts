@@ -28,6 +28,7 @@ import {
   freePort,
   type Sshd,
   ssh,
+  sshConnectionYaml,
   startSshd,
 } from '../helpers/sshd.ts';
 import { run } from '../helpers/stack.ts';
@@ -75,14 +76,8 @@ rules:
 }
 
 function yaml(dataDir: string, policyFile: string): string {
-  const conn = (name: string, hostKey: string) => `
-  - name: ${name}
-    type: ssh
-    host: 127.0.0.1
-    port: ${sshd.port}
-    user: ${sshd.user}
-    private_key: ${sshd.clientKeyFile}
-    host_key: ${hostKey}`;
+  const conn = (name: string, hostKey: string) =>
+    `\n${sshConnectionYaml(sshd, name, hostKey).trimEnd()}`;
   return `
 data_dir: ${dataDir}
 listen:
