@@ -86,6 +86,14 @@ export function readStoredHead(head: StatementSync, cached?: LedgerHead): Ledger
   );
 }
 
+/** What a writer lends its folder (see `JournalFolder`). */
+export interface FolderShared {
+  readonly db: DatabaseSync;
+  readonly stmt: TableStatements;
+  readonly files: readonly [JournalFile, JournalFile];
+  readonly lock: JournalLock;
+}
+
 /** Where a file's lines not known to be folded start, valid while its epoch is unchanged. */
 interface Offset {
   epoch: number;
@@ -100,7 +108,8 @@ interface Offset {
  */
 export class JournalFolder {
   readonly #db: DatabaseSync;
-  readonly #ownsDb: boolean;
+  /** Whether the connection, journals and lock are this folder's own to close. */
+  readonly #owns: boolean;
   readonly #files: readonly [JournalFile, JournalFile];
   readonly #lock: JournalLock;
   readonly #stmt: TableStatements;
@@ -115,19 +124,26 @@ export class JournalFolder {
   /** The journals' sizes when last folded (-1: unknown). */
   readonly #sizes: [number, number] = [-1, -1];
 
-  /** `db`: a connection to share (the writer's); otherwise the folder opens its own. */
-  constructor(dbPath: string, options: { busyTimeoutMs: number; db?: DatabaseSync }) {
-    this.#ownsDb = options.db === undefined;
+  /**
+   * `shared`: the writer's own connection, statements, journals and lock, which it keeps and
+   * closes; otherwise the folder opens its own.
+   */
+  constructor(dbPath: string, options: { busyTimeoutMs: number; shared?: FolderShared }) {
     this.#dbPath = dbPath;
     const st = statSync(dbPath, { bigint: true });
     this.#identity = { dev: st.dev, ino: st.ino };
-    this.#db = options.db ?? new Database(dbPath, { timeout: options.busyTimeoutMs });
+    const shared = options.shared;
+    this.#owns = shared === undefined;
+    if (shared !== undefined) {
+      ({ db: this.#db, files: this.#files, lock: this.#lock, stmt: this.#stmt } = shared);
+      this.#sessions = new SessionIndex(this.#db);
+      return;
+    }
+    this.#db = new Database(dbPath, { timeout: options.busyTimeoutMs });
     const opened: { close(): void }[] = [];
     try {
-      if (this.#ownsDb) {
-        this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
-        this.#db.exec('PRAGMA synchronous = FULL; PRAGMA cache_size = -32768');
-      }
+      this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+      this.#db.exec('PRAGMA synchronous = FULL; PRAGMA cache_size = -32768');
       const [a, b] = journalPathsOf(dbPath);
       const files = [new JournalFile(a), new JournalFile(b)] as const;
       opened.push(...files);
@@ -138,7 +154,7 @@ export class JournalFolder {
       this.#sessions = new SessionIndex(this.#db);
     } catch (err) {
       for (const o of opened) o.close();
-      if (this.#ownsDb) this.#db.close();
+      this.#db.close();
       throw err;
     }
   }
@@ -221,9 +237,10 @@ export class JournalFolder {
   }
 
   close(): void {
+    if (!this.#owns) return;
     for (const f of this.#files) f.close();
     this.#lock.close();
-    if (this.#ownsDb && this.#db.isOpen) this.#db.close();
+    if (this.#db.isOpen) this.#db.close();
   }
 
   /** Inserts the run of lines that continues `stored` (seq order); the new head. */

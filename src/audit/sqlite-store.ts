@@ -122,7 +122,7 @@ export class SqliteStoreWriter {
       for (const p of [journalLockPathOf(path), a, b]) restrictMode(p);
       this.#folder = new JournalFolder(path, {
         busyTimeoutMs: options.busyTimeoutMs,
-        db: this.#db,
+        shared: { db: this.#db, stmt: this.#stmt, files: this.#files, lock: this.#lock },
       });
       // Recovery: the journals are checked (a torn last line is dropped), then folded.
       this.#lock.hold(() => this.#catchUp());
