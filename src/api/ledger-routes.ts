@@ -11,15 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKey } from '../audit/checkpoint.ts';
 import { exportLedger } from '../audit/export.ts';
+import { parseAuditFilter } from '../audit/filter-params.ts';
 import { latestCheckpointPath, readLatestCheckpoint } from '../audit/latest-checkpoint.ts';
 import { signingKeyFile, verifyStore } from '../audit/open.ts';
 import type { LedgerReader } from '../audit/store.ts';
-import {
-  AUDIT_EVENT_TYPES,
-  type AuditEvent,
-  type AuditEventType,
-  type AuditFilter,
-} from '../audit/types.ts';
+import type { AuditEvent, AuditFilter } from '../audit/types.ts';
 import type { AirlockConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity } from '../identity/types.ts';
@@ -375,49 +371,21 @@ function withoutBody(e: AuditEvent): Omit<AuditEvent, 'body'> {
 
 /** Query parameters as `airlock audit query` flags; times are ISO-8601 or ms since the epoch. */
 export function filterOf(q: URLSearchParams): AuditFilter {
-  const f: { -readonly [K in keyof AuditFilter]: AuditFilter[K] } = {};
-  const str = (k: string) => {
-    const v = q.get(k);
-    return v === null || v.trim() === '' ? undefined : v.trim();
-  };
-  const set = <K extends keyof AuditFilter>(k: K, v: AuditFilter[K] | undefined): void => {
-    if (v !== undefined) f[k] = v;
-  };
-  set('connection', str('connection'));
-  set('identity', str('identity'));
-  set('owner', str('owner'));
-  set('sessionId', str('session'));
-  set('decision', str('decision'));
-  set('table', str('table'));
-  const access = str('access');
-  if (access !== undefined && !['read', 'write', 'ddl'].includes(access)) {
-    throw new GatewayError('GW_PROTOCOL_MALFORMED', 'access must be read, write or ddl');
-  }
-  set('access', access as AuditFilter['access']);
-  set('types', typesOf(str('type')));
-  set('since', timeOf(str('since') ?? null, 'since'));
-  set('until', timeOf(str('until') ?? null, 'until'));
-  const limit = str('limit');
-  if (limit !== undefined && !/^\d{1,5}$/.test(limit)) {
-    throw new GatewayError('GW_PROTOCOL_MALFORMED', 'limit must be a number up to 99999');
-  }
-  set('limit', limit ? Number(limit) : 200);
-  return f;
-}
-
-function typesOf(list: string | undefined): AuditEventType[] | undefined {
-  if (list === undefined) return undefined;
-  const types = list.split(',').map((t) => t.trim());
-  for (const t of types) {
-    if (!(AUDIT_EVENT_TYPES as readonly string[]).includes(t)) {
-      throw new GatewayError('GW_PROTOCOL_MALFORMED', `unknown event type "${t.slice(0, 40)}"`);
-    }
-  }
-  return types as AuditEventType[];
+  return parseAuditFilter({
+    get: (name) => q.get(name)?.trim() || undefined,
+    time: msOf,
+    invalid: (message) => new GatewayError('GW_PROTOCOL_MALFORMED', message),
+    label: (name) => name,
+    maxLimit: 99_999,
+  });
 }
 
 function timeOf(v: string | null, what: string): number | undefined {
-  if (v === null || v === '') return undefined;
+  return v === null || v === '' ? undefined : msOf(v, what);
+}
+
+/** An ISO-8601 time or ms since the epoch. */
+function msOf(v: string, what: string): number {
   const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isFinite(ms)) {
     throw new GatewayError('GW_PROTOCOL_MALFORMED', `${what} must be ISO-8601 or ms since epoch`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadOrCreateSigningKey, loadPublicKey } from '../../audit/checkpoint.ts';
 import { exportLedger, verifyExport } from '../../audit/export.ts';
+import { parseAuditFilter } from '../../audit/filter-params.ts';
 import {
   localPublicKey,
   openLedger,
@@ -12,13 +13,7 @@ import {
   verifyStore,
 } from '../../audit/open.ts';
 import type { LedgerReader } from '../../audit/store.ts';
-import {
-  AUDIT_EVENT_TYPES,
-  type AuditEvent,
-  type AuditEventType,
-  type AuditFilter,
-  type CommandRecord,
-} from '../../audit/types.ts';
+import type { AuditEvent, AuditFilter, CommandRecord } from '../../audit/types.ts';
 import type { VerifyResult } from '../../audit/verify.ts';
 import type { AirlockConfig } from '../../config/schema.ts';
 import { play, RecordingAltered, readVerified } from '../../recording/replay.ts';
@@ -305,39 +300,13 @@ async function prune(argv: string[]): Promise<number> {
 }
 
 function filterOf(flags: Flags): AuditFilter {
-  const limit = str(flags, 'limit');
-  if (limit !== undefined && !/^\d+$/.test(limit)) throw new UsageError('--limit must be a number');
-  const access = str(flags, 'access');
-  if (access !== undefined && !['read', 'write', 'ddl'].includes(access)) {
-    throw new UsageError('--access must be read, write or ddl');
-  }
-  const f: { -readonly [K in keyof AuditFilter]: AuditFilter[K] } = {};
-  const set = <K extends keyof AuditFilter>(k: K, v: AuditFilter[K] | undefined): void => {
-    if (v !== undefined) f[k] = v;
-  };
-  set('connection', str(flags, 'connection'));
-  set('identity', str(flags, 'identity'));
-  set('owner', str(flags, 'owner'));
-  set('sessionId', str(flags, 'session'));
-  set('types', typesOf(str(flags, 'type')));
-  set('decision', str(flags, 'decision'));
-  set('table', str(flags, 'table'));
-  set('access', access as AuditFilter['access']);
-  set('since', str(flags, 'since') ? parseTime(str(flags, 'since') as string) : undefined);
-  set('until', str(flags, 'until') ? parseTime(str(flags, 'until') as string) : undefined);
-  set('limit', limit ? Number(limit) : 200);
-  return f;
-}
-
-function typesOf(list: string | undefined): AuditEventType[] | undefined {
-  if (list === undefined) return undefined;
-  const types = list.split(',').map((t) => t.trim());
-  for (const t of types) {
-    if (!(AUDIT_EVENT_TYPES as readonly string[]).includes(t)) {
-      throw new UsageError(`unknown event type "${t}" (one of ${AUDIT_EVENT_TYPES.join(', ')})`);
-    }
-  }
-  return types as AuditEventType[];
+  return parseAuditFilter({
+    get: (name) => str(flags, name),
+    time: (v) => parseTime(v),
+    invalid: (message) => new UsageError(message),
+    label: (name) => `--${name}`,
+    listTypes: true,
+  });
 }
 
 function eventJson(e: AuditEvent): Omit<AuditEvent, 'body'> {
