@@ -263,6 +263,30 @@ describe('toOcsf', () => {
     const r = map(ev('command.rejected', { approver: 'bob', reason: 'no' }));
     assert.equal(r.status_id, 2);
     assert.equal(r.status_detail, 'rejected by bob: no');
+    const denied = map(
+      ev('command.rejected', { status: 'denied', deniedBy: 'dana', reason: 'no' }),
+    );
+    assert.equal(denied.status_detail, 'rejected by dana: no');
+    assert.equal(denied.activity_name, 'Reject');
+  });
+
+  test('a review cancelled or expired without a decision is not a rejection by anyone', () => {
+    const cancelled = map(
+      ev('command.rejected', {
+        status: 'cancelled',
+        reason: 'the gateway is shutting down',
+        approvers: [],
+      }),
+    );
+    assert.equal(cancelled.status_id, 2);
+    assert.equal(cancelled.activity_id, 99);
+    assert.equal(cancelled.activity_name, 'Cancel');
+    assert.equal(cancelled.status_detail, 'cancelled: the gateway is shutting down');
+    assert.equal(cancelled.message, 'held command cancelled: the gateway is shutting down');
+    const expired = map(ev('command.rejected', { status: 'expired', reason: 'timed out' }));
+    assert.equal(expired.activity_name, 'Expire');
+    assert.equal(expired.status_detail, 'expired: timed out');
+    assert.equal(expired.message, 'held command expired');
   });
 
   test('never copies bound parameters into OCSF attributes', () => {

@@ -31,6 +31,7 @@
  */
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { type ReviewEnd, reviewEndOf, reviewOutcomeText } from './review-outcome.ts';
 import type { Actor, AuditEvent, AuditEventType } from './types.ts';
 
 /** The OCSF schema version every mapped event declares in `metadata.version`. */
@@ -606,23 +607,26 @@ const llmResponded: Mapper = (e, opts) => {
   };
 };
 
+/** Activity names of the ways a held command's review ends (activity Other). */
+const REVIEW_ACTIVITY: Record<ReviewEnd, string> = {
+  approved: 'Approve',
+  denied: 'Reject',
+  expired: 'Expire',
+  cancelled: 'Cancel',
+  refused: 'Refuse',
+};
+
 function approvalMapper(approved: boolean): Mapper {
   return (e, opts) => {
     const family = familyOf(e, opts);
-    const approvers = Array.isArray(e.data.approvers) ? e.data.approvers.map(String) : [];
-    const approver =
-      str(e.data.approver) ??
-      str(e.data.deniedBy) ??
-      (approvers.length > 0 ? approvers.join(', ') : (str(e.data.status) ?? 'unknown'));
-    const reason = str(e.data.reason);
     return {
       cls: commandClass(family),
       activityId: 99,
-      activityName: approved ? 'Approve' : 'Reject',
+      activityName: REVIEW_ACTIVITY[reviewEndOf(approved, e.data)],
       status: approved ? 'success' : 'failure',
-      statusDetail: `${approved ? 'approved' : 'rejected'} by ${approver}${reason ? `: ${reason}` : ''}`,
+      statusDetail: reviewOutcomeText(approved, e.data, { reasons: true }),
       ...(approved ? {} : { severityId: 2 as const }),
-      message: `held command ${approved ? 'approved' : 'rejected'} by ${approver}`,
+      message: `held command ${reviewOutcomeText(approved, e.data)}`,
       fields: targetFields(e, family),
     };
   };

@@ -15,7 +15,11 @@ export const AUDIT_EVENT_TYPES = [
   'command.requested',
   /** A held command was approved by a human and went on (issue 5). */
   'command.approved',
-  /** A held command was rejected, or its approval timed out (issue 5). */
+  /**
+   * A held command did not go on (issue 5); `data.status` says why: `denied` by an approver,
+   * `expired` without a decision, `cancelled` (client gone, gateway stopped or restarted; see
+   * `data.reason`), or `refused` over its budget once approved (see ./review-outcome.ts).
+   */
   'command.rejected',
   'command.completed',
   /** An LLM call reached the gateway (model, messages, tools; decision as for commands). */

@@ -4,6 +4,7 @@
  * LLM calls — and, recursively, what those caused. How an auditor answers "which prompt produced
  * this change?".
  */
+import { reviewOutcomeText } from '../../audit/review-outcome.ts';
 import type { LedgerReader } from '../../audit/store.ts';
 import type { CommandRecord } from '../../audit/types.ts';
 import { out } from '../args.ts';
@@ -80,8 +81,7 @@ function nodeLines(n: Node): string[] {
 
 function approvalOf(r: CommandRecord): string {
   if (!r.approval) return '';
-  const who = (r.approval.data.approvers as string[] | undefined)?.join(', ') ?? '';
-  return r.approval.type === 'command.approved' ? ` approved by ${who}` : ' rejected';
+  return ` ${reviewOutcomeText(r.approval.type === 'command.approved', r.approval.data)}`;
 }
 
 function resultOf(r: CommandRecord): string {

@@ -12,6 +12,7 @@ import {
   signingKeyFile,
   verifyStore,
 } from '../../audit/open.ts';
+import { reviewOutcomeText } from '../../audit/review-outcome.ts';
 import type { LedgerReader } from '../../audit/store.ts';
 import type { AuditEvent, AuditFilter, CommandRecord } from '../../audit/types.ts';
 import type { VerifyResult } from '../../audit/verify.ts';
@@ -344,7 +345,7 @@ function commandLine(r: CommandRecord): string {
     ? `${o.outcome}${o.error ? ` ${(o.error as { code: string }).code}` : ''} ${resultSize(o)} ${o.durationMs}ms`
     : 'pending';
   const approval = r.approval
-    ? ` ${r.approval.type === 'command.approved' ? 'approved' : 'rejected'} by ${String(r.approval.data.approver ?? '?')}`
+    ? ` ${reviewOutcomeText(r.approval.type === 'command.approved', r.approval.data)}`
     : '';
   return `${r.ts}  ${r.connection ?? '-'}  ${who(r.actor)}  session=${r.sessionId ?? '-'}  [${String(r.request.decision ?? '')}${approval}] [${result}]  ${commandSummary(r.request)}`;
 }
