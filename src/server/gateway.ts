@@ -1,7 +1,7 @@
 /**
  * Assembles a running gateway from config: data folder, ledger, token store, TLS, pipeline, and
- * one listener per configured protocol. Shutdown ends every session with a clear error, then
- * closes the ledger.
+ * one listener per configured protocol. Shutdown ends every session with a clear error and waits
+ * (bounded) until each one's `session.ended` is appended, then closes the ledger.
  */
 
 import { createHash } from 'node:crypto';
@@ -76,6 +76,14 @@ export interface Gateway {
   readonly proxyCaFile: string;
   close(): Promise<void>;
 }
+
+/** How long shutdown waits for live sessions to close after telling them to. */
+const SESSION_END_MS = 5000;
+/**
+ * How long it then waits for the other sessions whose start is recorded (one still opening its
+ * upstream, say) to record their end, before recording it for them.
+ */
+const LATE_SESSION_END_MS = 2000;
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -320,10 +328,14 @@ export async function startGateway(config: AirlockConfig, opts: GatewayOptions):
     if (policy instanceof PolicyHolder) policy.close();
     await reviews.close();
     const stopped = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    // End every session, and have each one's closing record appended before the ledger closes.
     await sessions.terminateAll(
       new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the gateway is shutting down'),
+      SESSION_END_MS,
     );
     for (const s of sockets) s.destroy();
+    const late = await pipeline.endSessions(LATE_SESSION_END_MS);
+    if (late > 0) logger.warn('sessions still ending at shutdown; recorded as ended', { late });
     await Promise.all(stopped);
     httpEngine.close();
     await pgMasking?.close();

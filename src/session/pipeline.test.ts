@@ -70,3 +70,26 @@ describe('SessionPipeline with SSH commands', () => {
     assert.match(String(events[0]?.data?.parseError), /unterminated single quote/);
   });
 });
+
+describe('SessionPipeline at shutdown', () => {
+  test('endSessions waits for started sessions to end, then records the end of the rest', async () => {
+    const { events, pipeline, ctx } = setup();
+    const stuck = createSessionContext('postgres', '127.0.0.1:2', Date.now());
+    await pipeline.onSessionStart(ctx);
+    await pipeline.onSessionStart(stuck);
+    setTimeout(() => pipeline.onClose(ctx, 'client closed'), 20);
+    assert.equal(await pipeline.endSessions(300), 1);
+    pipeline.onClose(stuck, 'upstream failed: GW_SESSION_STARTUP_TIMEOUT'); // after the fact
+    const ended = events.filter((e) => e.type === 'session.ended');
+    assert.deepEqual(
+      ended.map((e) => [e.sessionId, e.data?.reason]),
+      [
+        [ctx.id, 'client closed'],
+        [stuck.id, 'gateway stopped'],
+      ],
+    );
+    const late = createSessionContext('ssh', '127.0.0.1:3', Date.now());
+    await assert.rejects(pipeline.onSessionStart(late), { code: 'GW_SESSION_SHUTTING_DOWN' });
+    assert.equal(await pipeline.endSessions(300), 0);
+  });
+});

@@ -16,6 +16,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { causedByOf } from './caused-by.ts';
 import type { Command, CommandResult, HttpCommand, SqlParam } from './command.ts';
 import { actorOf, newId, type SessionContext } from './context.ts';
+import { OpenSessions } from './open-sessions.ts';
 
 export type Verdict =
   | {
@@ -83,6 +84,8 @@ const NO_HOOKS: CommandHooks = { notice: () => {}, signal: new AbortController()
  */
 export class SessionPipeline {
   readonly #deps: PipelineDeps;
+  readonly #open = new OpenSessions();
+  #stopping = false;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -373,8 +376,15 @@ export class SessionPipeline {
     this.#deps.ledger.appendLater(this.#event(ctx, type, undefined, data));
   }
 
-  /** Session start is recorded durably before any upstream is opened. */
+  /**
+   * Session start is recorded durably before any upstream is opened; once the gateway is
+   * stopping (`endSessions`), no session starts.
+   */
   async onSessionStart(ctx: SessionContext): Promise<void> {
+    if (this.#stopping) {
+      throw new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the gateway is shutting down');
+    }
+    this.#open.add(ctx);
     try {
       await this.#deps.ledger.append(
         this.#event(ctx, 'session.started', undefined, {
@@ -384,11 +394,34 @@ export class SessionPipeline {
         }),
       );
     } catch (err) {
+      this.#open.delete(ctx);
       throw auditUnavailable(err);
     }
   }
 
   onClose(ctx: SessionContext, reason: string): void {
+    // A session `endSessions` gave up on already has its end in the ledger.
+    if (!this.#open.delete(ctx) && this.#stopping) return;
+    this.#recordEnd(ctx, reason);
+  }
+
+  /**
+   * Shutdown, once the engines were told to end their sessions and before the ledger closes: no
+   * session starts any more, and every session whose start is recorded gets its end recorded.
+   * Waits up to `timeoutMs` for them to end by themselves, then records `session.ended` (reason
+   * `gateway stopped`) for the rest. Resolves with how many were ended that way.
+   */
+  async endSessions(timeoutMs: number): Promise<number> {
+    this.#stopping = true;
+    const late = await this.#open.settled(timeoutMs);
+    for (const ctx of late) {
+      this.#open.delete(ctx);
+      this.#recordEnd(ctx, 'gateway stopped');
+    }
+    return late.length;
+  }
+
+  #recordEnd(ctx: SessionContext, reason: string): void {
     const durationMs = this.#deps.clock() - ctx.startedAt;
     this.#deps.ledger.appendLater(
       this.#event(ctx, 'session.ended', undefined, { reason, durationMs, ...ctx.stats }),

@@ -270,10 +270,12 @@ export class PostgresEngine {
   ): Promise<void> {
     if (a.messages.pending > 0) {
       up.socket.destroy();
-      throw new GatewayError(
+      const err = new GatewayError(
         'GW_PROTOCOL_UNEXPECTED_MESSAGE',
         'message sent before authentication completed',
       );
+      this.#deps.pipeline.onClose(ctx, `protocol error: ${err.code}`);
+      throw err;
     }
     a.messages.detach();
     const key = this.#cancels.issue(ctx.id, conn, up.processId, up.secretKey);

@@ -69,6 +69,7 @@ export class SshConnection implements ChannelHost {
   #upstreamClient: ssh2.Client | undefined;
   #started = false;
   #ended = false;
+  #endReason = '';
   #opened = 0;
   #forwards = 0;
   readonly #closed: Promise<void>;
@@ -277,6 +278,11 @@ export class SshConnection implements ChannelHost {
       return;
     }
     this.#started = true;
+    if (this.#ended) {
+      // The client left while its start was being recorded: #end found nothing to close.
+      this.#deps.pipeline.onClose(this.ctx, this.#endReason);
+      return;
+    }
     this.#deps.sessions.add({
       ctx: this.ctx,
       closed: this.#closed,
@@ -400,6 +406,7 @@ export class SshConnection implements ChannelHost {
   async #end(reason: string): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
+    this.#endReason = reason;
     this.#abort.abort();
     for (const ch of this.#channels)
       ch.terminate(new GatewayError('GW_SESSION_SHUTTING_DOWN', 'the client went away'));
