@@ -7,17 +7,9 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { describeError } from './sealer.ts';
 import { JournalFolder } from './sqlite-folder.ts';
-import { JOURNAL_PREALLOC_BYTES, prepareSpareJournal } from './sqlite-journal.ts';
 
 /** How often the journals are looked at; an event waits about this long to be queryable. */
 export const FOLD_DELAY_MS = 50;
-
-/**
- * Once this many events were folded, the folder keeps a preallocated journal ready for the writer
- * (see `prepareSpareJournal`): a busy gateway's appends then never extend a file, while a short
- * run (a test, a demo) does not write megabytes of zeros it will not use.
- */
-const SPARE_AFTER_EVENTS = 2000;
 
 export interface FolderInit {
   readonly airlockLedgerFolder: true;
@@ -37,11 +29,10 @@ export interface FromFolder {
 
 function runFolder(init: FolderInit, port: MessagePort): void {
   let folder: JournalFolder | undefined;
-  let folded = 0;
   const fold = (): string | undefined => {
     try {
       folder ??= new JournalFolder(init.path, { busyTimeoutMs: init.busyTimeoutMs });
-      if (folder.hasNew()) folded += folder.fold();
+      if (folder.hasNew()) folder.fold();
       return undefined;
     } catch (err) {
       // Tried again on the next tick with a fresh connection; the events wait in the journal.
@@ -50,16 +41,7 @@ function runFolder(init: FolderInit, port: MessagePort): void {
       return describeError(err);
     }
   };
-  const tick = (): void => {
-    fold();
-    if (folded < SPARE_AFTER_EVENTS) return;
-    try {
-      prepareSpareJournal(init.path, JOURNAL_PREALLOC_BYTES);
-    } catch {
-      // Without a spare, the writer empties a journal by truncating it: slower appends, same log.
-    }
-  };
-  const timer = setInterval(tick, FOLD_DELAY_MS);
+  const timer = setInterval(fold, FOLD_DELAY_MS);
   port.on('message', (m: ToFolder) => {
     if (m.t === 'close') {
       clearInterval(timer);

@@ -121,10 +121,8 @@ export class JournalFolder {
   #stored: LedgerHead | undefined;
   readonly #dbPath: string;
   readonly #identity: { dev: bigint; ino: bigint };
-  /** Where each journal's lines read by the last fold end (-1: unknown). */
-  readonly #ends: [number, number] = [-1, -1];
-  /** The appenders' lock's data_version at the last fold (journals switched or emptied since?). */
-  #version = -1;
+  /** The journals' sizes when last folded (-1: unknown). */
+  readonly #sizes: [number, number] = [-1, -1];
 
   /**
    * `shared`: the writer's own connection, statements, journals and lock, which it keeps and
@@ -161,13 +159,9 @@ export class JournalFolder {
     }
   }
 
-  /** Whether a journal has lines the last fold did not read (cheap: a pragma and two reads). */
+  /** Whether a journal changed size since the last fold (cheap: two fstat calls). */
   hasNew(): boolean {
-    if (this.#lock.version() !== this.#version) return true;
-    return this.#files.some((f, i) => {
-      const end = this.#ends[i] as number;
-      return end < 0 || f.hasLineAt(end);
-    });
+    return this.#files.some((f, i) => f.size() !== this.#sizes[i]);
   }
 
   /** The tables' size as of this folder's last fold (0 before the first). */
@@ -180,7 +174,6 @@ export class JournalFolder {
    * Returns how many.
    */
   fold(): number {
-    this.#version = this.#lock.version();
     const state = this.#lock.state();
     this.#stmt.begin.run();
     try {
@@ -193,14 +186,14 @@ export class JournalFolder {
       const order = state.current === 0 ? ([1, 0] as const) : ([0, 1] as const);
       for (const f of order) {
         const offset = this.#offsets[f];
-        // A writer may have put a fresh (preallocated) journal in the file's place.
-        this.#files[f].refresh();
         if (offset.epoch !== state.epochs[f]) {
           offset.epoch = state.epochs[f];
           offset.at = 0;
         }
-        const { lines, rest } = readLines(this.#files[f].contentFrom(offset.at));
-        this.#ends[f] = offset.at + rest;
+        const size = this.#files[f].size();
+        this.#sizes[f] = size;
+        if (size < offset.at) offset.at = 0;
+        const { lines } = readLines(this.#files[f].read(offset.at, size));
         seen[f] = lines;
         for (const line of lines) if (line.seq > stored.size) waiting.push(line);
       }
@@ -225,8 +218,7 @@ export class JournalFolder {
     } catch (err) {
       this.#stored = undefined;
       for (const o of this.#offsets) o.epoch = -1;
-      this.#ends.fill(-1);
-      this.#version = -1;
+      this.#sizes.fill(-1);
       rollbackQuietly(this.#db);
       throw err;
     }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import {
   appendFileSync,
-  existsSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -15,15 +14,7 @@ import { GENESIS_HASH } from './canonical.ts';
 import { loadOrCreateSigningKey } from './checkpoint.ts';
 import { chainLink, type EventRow, prepareEvent } from './event-codec.ts';
 import { emptyHead, sealBatch } from './sealer.ts';
-import {
-  encodeJournal,
-  journalPathsOf,
-  journalsHoldLines,
-  prepareSpareJournal,
-  readLines,
-  rowOfLine,
-  spareJournalPathOf,
-} from './sqlite-journal.ts';
+import { encodeJournal, journalPathsOf, readLines, rowOfLine } from './sqlite-journal.ts';
 import { SqliteStoreReader } from './sqlite-reader.ts';
 import { SqliteStoreWriter } from './sqlite-store.ts';
 
@@ -38,37 +29,6 @@ const writer = (path: string, journalSwitchBytes?: number) =>
     busyTimeoutMs: 2000,
     ...(journalSwitchBytes ? { journalSwitchBytes } : {}),
   });
-/** Preallocated journals of `SPARE` bytes (the gateway's are 12 MiB). */
-const SPARE = 64 * 1024;
-const preallocatingWriter = (path: string, journalSwitchBytes?: number) =>
-  new SqliteStoreWriter(path, {
-    sync: 'full',
-    busyTimeoutMs: 2000,
-    journalPreallocBytes: SPARE,
-    ...(journalSwitchBytes ? { journalSwitchBytes } : {}),
-  });
-
-/** The journal that takes appends once a writer has moved to a spare: its lines, then zeros. */
-function preallocatedJournal(path: string): { file: string; lines: string[]; zerosFrom: number } {
-  for (const file of journalPathsOf(path)) {
-    const bytes = readFileSync(file);
-    if (bytes.length !== SPARE || bytes[0] === 0) continue;
-    const zerosFrom = bytes.indexOf(0);
-    assert.ok(zerosFrom > 0, 'lines, then the preallocated zeros');
-    assert.ok(
-      bytes.subarray(zerosFrom).every((b) => b === 0),
-      'nothing after the lines but zeros',
-    );
-    const lines = bytes.subarray(0, zerosFrom).toString('utf8').trimEnd().split('\n');
-    return { file, lines, zerosFrom };
-  }
-  throw new Error(
-    `no preallocated journal holds lines: ${journalPathsOf(path).map((f) => {
-      const b = readFileSync(f);
-      return `${b.length}/${b.indexOf(0)}`;
-    })}`,
-  );
-}
 const journalOf = (path: string, f: 0 | 1 = 0): string => journalPathsOf(path)[f];
 
 function events(n: number, sessionId = 's1') {
@@ -259,18 +219,6 @@ describe('the embedded store journal', () => {
     w.close();
   });
 
-  test('a journal cut short under a writer: its next append follows the lines left, leaving no hole', async () => {
-    const path = freshDb();
-    const w = writer(path);
-    w.write(events(3));
-    const [one] = readFileSync(journalOf(path), 'utf8').split('\n');
-    writeFileSync(journalOf(path), `${one}\n`);
-    assert.deepEqual(w.write(events(1)), [2]);
-    assert.equal(readFileSync(journalOf(path)).indexOf(0), -1, 'no zeros between the lines');
-    w.close();
-    assertChain(await tableRows(path), 2);
-  });
-
   test('appends move between the two journals; a journal is emptied once it is folded', async () => {
     const path = freshDb();
     const a = writer(path, 2000);
@@ -332,116 +280,5 @@ describe('the embedded store journal', () => {
     a.close();
     b.close();
     assertChain(await tableRows(path), 3);
-  });
-
-  test('appends move to a preallocated spare as soon as there is one and overwrite its zeros', async () => {
-    const path = freshDb();
-    const a = preallocatingWriter(path);
-    assert.deepEqual(a.write(events(2)), [1, 2]); // no spare yet: the first journal grows
-    assert.equal(prepareSpareJournal(path, SPARE), true);
-    assert.equal(prepareSpareJournal(path, SPARE), false, 'one spare at a time');
-    // The next append installs the spare in the empty journal and moves there.
-    assert.deepEqual(a.write(events(1)), [3]);
-    assert.equal(existsSync(spareJournalPathOf(path)), false, 'the spare was taken');
-    assert.deepEqual(a.write(events(2)), [4, 5]);
-    const { lines } = preallocatedJournal(path);
-    assert.deepEqual(
-      lines.map((l) => Number(l.split('\t')[0])),
-      [4, 5],
-    );
-    // Another writer and a reader find the lines before the zeros.
-    const b = preallocatingWriter(path);
-    assert.deepEqual(b.write(events(1)), [6]);
-    assert.deepEqual(a.write(events(1)), [7]);
-    // b folded when it opened: the journal's lines were zeroed, and it stayed preallocated.
-    assert.deepEqual(
-      preallocatedJournal(path).lines.map((l) => Number(l.split('\t')[0])),
-      [6, 7],
-    );
-    assert.equal(journalsHoldLines(path), true);
-    const reader = new SqliteStoreReader(path, 2000);
-    assert.equal(await reader.lastSeq(), 7);
-    await reader.close();
-    a.close();
-    b.close();
-    assertChain(await tableRows(path), 7);
-  });
-
-  test('a preallocated journal emptied after its fold takes the next spare; writers keep one chain', async () => {
-    const path = freshDb();
-    const a = preallocatingWriter(path, 4000);
-    const b = preallocatingWriter(path, 4000);
-    let expected = 0;
-    let spares = 0;
-    for (let i = 0; i < 60; i++) {
-      if (i % 7 === 0 && prepareSpareJournal(path, SPARE)) spares++;
-      const w = i % 4 === 3 ? b : a;
-      const n = 1 + (i % 5);
-      assert.deepEqual(
-        w.write(events(n)),
-        Array.from({ length: n }, (_, j) => expected + j + 1),
-      );
-      expected += n;
-      if (i % 6 === 5) (i % 2 === 0 ? a : b).fold();
-    }
-    assert.ok(spares >= 3, `spares taken: ${spares}`);
-    a.close();
-    b.close();
-    assertChain(await tableRows(path), expected);
-    assert.equal(journalsHoldLines(path), false, 'both journals folded and emptied');
-  });
-
-  for (const torn of [true, false]) {
-    const what = torn ? 'a torn line, a hole' : 'whole lines, a hole';
-    test(`a crash that kept a later page of a write and not an earlier one (${what}): the rest is cut on open`, async () => {
-      const path = freshDb();
-      const w = preallocatingWriter(path);
-      w.write(events(1));
-      prepareSpareJournal(path, SPARE);
-      w.write(events(1)); // the last append to the first journal, then the move to the spare
-      w.write(events(3)); // seqs 3..5 in the preallocated journal
-      const { file, zerosFrom } = preallocatedJournal(path);
-      // The crash: perhaps a torn line, then a hole of zeros, then a later page of the same write.
-      const bytes = readFileSync(file);
-      if (torn) bytes.write('6\tdeadbeef\t', zerosFrom, 'utf8');
-      bytes.write('7\tcafe\tbeef\t[1]\t{"x":1}\n8\tcafe\t', zerosFrom + 4096, 'utf8');
-      writeFileSync(file, bytes);
-      const next = preallocatingWriter(path);
-      const after = readFileSync(file);
-      assert.equal(after.length, SPARE, 'still preallocated');
-      assert.ok(
-        after.subarray(zerosFrom).every((b) => b === 0),
-        'the tail is zeros again',
-      );
-      assert.deepEqual(next.write(events(2)), [6, 7]);
-      next.close();
-      w.close();
-      assertChain(await tableRows(path), 7);
-    });
-  }
-
-  test('a damaged line in a preallocated journal still refuses the writer', () => {
-    const path = freshDb();
-    const w = preallocatingWriter(path);
-    w.write(events(1));
-    prepareSpareJournal(path, SPARE);
-    w.write(events(1));
-    w.write(events(3));
-    const { file } = preallocatedJournal(path);
-    const bytes = readFileSync(file);
-    const at = bytes.indexOf('SELECT 1');
-    assert.ok(at > 0);
-    bytes.write('SELECT 9', at, 'utf8');
-    writeFileSync(file, bytes);
-    assert.throws(() => preallocatingWriter(path), /is damaged/);
-    w.close();
-  });
-
-  test('journals of zeros hold no lines: a reader does not fold for them', () => {
-    const path = freshDb();
-    writer(path).close();
-    assert.equal(journalsHoldLines(path), false);
-    writeFileSync(journalOf(path, 1), Buffer.alloc(SPARE));
-    assert.equal(journalsHoldLines(path), false);
   });
 });

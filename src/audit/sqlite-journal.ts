@@ -13,39 +13,23 @@
  *
  * A line is `<seq>\t<hash>\t<leaf>\t<columns>\t<body>\n`: the body is the canonical JSON the chain
  * hashes (so a line proves itself against the one before it), the columns a JSON array of the
- * indexed columns. Lines never contain a NUL byte; a journal's lines end at its first NUL (or its
- * end). A busy gateway's folder keeps a zero-filled spare ready (`prepareSpareJournal`), which a
- * writer moves into an emptied journal's place: an append then overwrites zeros in blocks the file
- * already has, and its fdatasync flushes data without a filesystem journal commit (on ext4 that
- * commit also waits for the folder's writes to the tables; preallocated, a group commit's flush
- * took about half as long in bench:ledger).
- *
- * A line cut short by a crash can only be in the last write, and is dropped (it was never
- * acknowledged), with anything after it: a crash may keep a later page of that write and not an
- * earlier one, so a writer that opens the journal zeroes everything after the first NUL again.
- * A whole line that does not continue the chain stops the writer: acknowledged events are never
- * discarded to make room.
+ * indexed columns. A line cut short by a crash can only be the last one, and is dropped (it was
+ * never acknowledged). Anything else that does not continue the chain stops the writer:
+ * acknowledged events are never discarded to make room.
  */
 
 import { hash as digest } from 'node:crypto';
 import {
   closeSync,
-  constants,
-  existsSync,
   fdatasyncSync,
   fstatSync,
-  fsyncSync,
   ftruncateSync,
   openSync,
   readSync,
-  renameSync,
-  rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { threadId } from 'node:worker_threads';
 import { COLUMN_KEYS, chainLink, type EventRow } from './event-codec.ts';
 import { rollbackQuietly } from './sqlite-meta.ts';
 
@@ -60,12 +44,6 @@ export function journalLockPathOf(dbPath: string): string {
 }
 
 const NEWLINE = 0x0a;
-
-/** Appends move to the other journal once the current one holds this much. */
-export const JOURNAL_SWITCH_BYTES = 8 << 20;
-
-/** How long a preallocated journal is: room for a switch's worth of lines and the group after. */
-export const JOURNAL_PREALLOC_BYTES = 12 << 20;
 
 /** The chain state a journal's lines continue from. */
 export interface ChainPoint {
@@ -96,8 +74,6 @@ export function encodeJournal(rows: readonly EventRow[]): Buffer {
     const columns = JSON.stringify(COLUMN_KEYS.map((k) => r[k]));
     text += `${r.seq}\t${r.hash}\t${r.leaf}\t${columns}\t${r.body}\n`;
   }
-  // JSON escapes control characters; a NUL would end the journal's lines early (see above).
-  if (text.includes('\0')) throw new Error('a ledger journal line may not contain a NUL byte');
   return Buffer.from(text, 'utf8');
 }
 
@@ -172,43 +148,29 @@ export function rowOfLine(line: JournalLine, prevHash: string): EventRow {
 }
 
 /**
- * One open journal file. Its lines run from byte 0 to the first NUL byte (or its end): a journal
- * may be preallocated, filled with zeros ahead of its lines (`prepareSpareJournal`), so that an
- * append overwrites blocks the file already has and its fdatasync flushes data only, with no
- * filesystem metadata commit to wait for (and no waiting behind the folder's writes to the
- * tables). Lines never contain NUL. Appends and truncations happen under the appenders' lock.
+ * One open journal file. Appends and truncations happen under the appenders' lock.
+ *
+ * @example
+ * const journal = new JournalFile(journalPathsOf(dbPath)[0]);
+ * journal.append(encodeJournal(rows), journal.size(), true);
  */
 export class JournalFile {
   readonly path: string;
   #fd: number;
-  #identity: { dev: number; ino: number };
-  /** The file's length (lines and zeros) as of the last open, append or cut. */
-  #length: number;
-  readonly #probe = Buffer.alloc(1);
+  readonly #identity: { dev: number; ino: number };
 
   constructor(path: string) {
     this.path = path;
-    this.#fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    this.#fd = openSync(path, 'a+', 0o600);
     const st = fstatSync(this.#fd);
     this.#identity = { dev: st.dev, ino: st.ino };
-    this.#length = st.size;
-  }
-
-  /** Its length (lines and zeros) as of the last check, append or cut. */
-  get length(): number {
-    return this.#length;
-  }
-
-  /** Whether the file has zeros ready for at least `bytes` of lines (see `prepareSpareJournal`). */
-  preallocated(bytes: number): boolean {
-    return this.#length >= bytes;
   }
 
   /**
-   * Checks the file is still the one at its path: writes through a descriptor of a deleted or
-   * renamed journal would be lost while reporting success.
+   * Its size, after checking it is still the file at its path: writes through a descriptor of a
+   * deleted or renamed journal would be lost while reporting success.
    */
-  checkIdentity(): void {
+  size(): number {
     const open = fstatSync(this.#fd);
     const named = statSync(this.path, { throwIfNoEntry: false });
     if (
@@ -219,109 +181,42 @@ export class JournalFile {
     ) {
       throw new Error('the ledger journal was moved or deleted while open');
     }
-    this.#length = open.size;
+    return open.size;
+  }
+
+  read(from: number, to: number): Buffer {
+    const out = Buffer.allocUnsafe(Math.max(0, to - from));
+    let got = 0;
+    while (got < out.length) {
+      const n = readSync(this.#fd, out, got, out.length - got, from + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === out.length ? out : out.subarray(0, got);
   }
 
   /**
-   * Opens the file at its path again if it is another file now (a writer installed a fresh
-   * journal and bumped the epoch); throws if there is none.
-   */
-  refresh(): void {
-    const named = statSync(this.path, { throwIfNoEntry: false });
-    if (named === undefined) throw new Error('the ledger journal was moved or deleted while open');
-    if (named.dev === this.#identity.dev && named.ino === this.#identity.ino) {
-      this.#length = fstatSync(this.#fd).size;
-      return;
-    }
-    this.#reopen();
-  }
-
-  /** Whether a line starts at `at` (cheap: one byte read). */
-  hasLineAt(at: number): boolean {
-    const one = this.#probe;
-    return readSync(this.#fd, one, 0, 1, at) === 1 && one[0] !== 0;
-  }
-
-  /** The bytes from `from` up to the first NUL byte or the end of the file. */
-  contentFrom(from: number): Buffer {
-    const chunks: Buffer[] = [];
-    let at = from;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(CHUNK);
-      const n = readSync(this.#fd, chunk, 0, CHUNK, at);
-      const zero = chunk.subarray(0, n).indexOf(0);
-      if (zero !== -1 || n < CHUNK) {
-        chunks.push(chunk.subarray(0, zero === -1 ? n : zero));
-        return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      }
-      chunks.push(chunk);
-      at += n;
-    }
-  }
-
-  /**
-   * Writes `bytes` at `at`, where the caller's lines end, and when `durable` flushes the data to
-   * disk before returning. On failure the bytes are zeroed again (best effort), so that nothing
-   * of a refused batch is folded into the log later.
+   * Appends (the caller saw the file `at` bytes long under the lock) and, when `durable`, flushes
+   * the data to disk before returning. On failure the file is cut back to `at`, so that nothing of
+   * a refused batch is folded into the log later.
    */
   append(bytes: Buffer, at: number, durable: boolean): void {
-    let done = 0;
     try {
-      while (done < bytes.length)
-        done += writeSync(this.#fd, bytes, done, bytes.length - done, at + done);
+      let done = 0;
+      while (done < bytes.length) done += writeSync(this.#fd, bytes, done, bytes.length - done);
       if (durable) fdatasyncSync(this.#fd);
-      if (at + bytes.length > this.#length) this.#length = at + bytes.length;
     } catch (err) {
       try {
-        this.cutFrom(at);
+        ftruncateSync(this.#fd, at);
       } catch {
-        // The write failed already; the next writer to open the journal cuts the tail.
+        // The write failed already; the torn tail is dropped by the next reader of the journal.
       }
       throw err;
     }
   }
 
-  /**
-   * Makes every byte from `at` on zero (the unacknowledged rest of a write cut short, possibly
-   * with holes: a crash may persist a later page of a write and not an earlier one) and flushes
-   * that. Returns whether anything had to change. Reads the whole tail: writers call it when
-   * they open the journal, not per append.
-   */
-  cutFrom(at: number): boolean {
-    const length = fstatSync(this.#fd).size;
-    this.#length = length;
-    const chunk = Buffer.allocUnsafe(CHUNK);
-    let changed = false;
-    for (let pos = at; pos < length; pos += CHUNK) {
-      const n = readSync(this.#fd, chunk, 0, Math.min(CHUNK, length - pos), pos);
-      if (n === 0) break;
-      if (isZero(chunk, n)) continue;
-      writeSync(this.#fd, zeros(), 0, n, pos);
-      changed = true;
-    }
-    if (changed) fdatasyncSync(this.#fd);
-    return changed;
-  }
-
-  /**
-   * Empties the file, whose lines end at `used`: by moving the preallocated `spare` into its
-   * place when there is one; else, if it is preallocated itself (`keepZeros`), by zeroing its
-   * lines so that it stays so; else by truncating it.
-   */
-  empty(used: number, spare: string | undefined, keepZeros: boolean): void {
-    if (spare !== undefined && installSpare(spare, this.path)) {
-      this.#reopen();
-      return;
-    }
-    if (!keepZeros) {
-      ftruncateSync(this.#fd, 0);
-      this.#length = 0;
-      return;
-    }
-    for (let pos = 0; pos < used; pos += CHUNK) {
-      writeSync(this.#fd, zeros(), 0, Math.min(CHUNK, used - pos), pos);
-    }
-    fdatasyncSync(this.#fd);
+  truncate(size: number): void {
+    ftruncateSync(this.#fd, size);
   }
 
   close(): void {
@@ -329,104 +224,6 @@ export class JournalFile {
     closeSync(this.#fd);
     this.#fd = -1;
   }
-
-  #reopen(): void {
-    const fd = openSync(this.path, constants.O_RDWR);
-    closeSync(this.#fd);
-    this.#fd = fd;
-    const st = fstatSync(fd);
-    this.#identity = { dev: st.dev, ino: st.ino };
-    this.#length = st.size;
-  }
-}
-
-/** Reads and zero-fills go a MiB at a time. */
-const CHUNK = 1 << 20;
-let zeroChunk: Buffer | undefined;
-const zeros = (): Buffer => {
-  zeroChunk ??= Buffer.alloc(CHUNK);
-  return zeroChunk;
-};
-const isZero = (b: Buffer, n: number): boolean => zeros().compare(b, 0, n, 0, n) === 0;
-
-/** Where the folder leaves a preallocated journal for the writer to take. */
-export function spareJournalPathOf(dbPath: string): string {
-  return `${dbPath}-spare`;
-}
-
-/**
- * Writes a zero-filled journal of `bytes` at `spareJournalPathOf(dbPath)`, flushed, unless one is
- * there already; returns whether it wrote one. Outside any lock: it is built under a name of its
- * own and renamed into place, and a writer only ever renames a whole one away.
- *
- * @example
- * prepareSpareJournal('/var/lib/airlock/ledger.db', 12 << 20);
- */
-export function prepareSpareJournal(dbPath: string, bytes: number): boolean {
-  const spare = spareJournalPathOf(dbPath);
-  if (existsSync(spare)) return false;
-  const temp = `${spare}.${process.pid}.${threadId}`;
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    for (let pos = 0; pos < bytes; pos += CHUNK) {
-      writeSync(fd, zeros(), 0, Math.min(CHUNK, bytes - pos), pos);
-    }
-    fdatasyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(temp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(temp, spare);
-  syncDirectoryOf(spare);
-  return true;
-}
-
-/**
- * Moves a spare journal into `path`'s place, durably (the directory is flushed: appends to the
- * new file must not outlive its name in a crash). False when there is no spare.
- */
-function installSpare(spare: string, path: string): boolean {
-  try {
-    renameSync(spare, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  syncDirectoryOf(path);
-  return true;
-}
-
-function syncDirectoryOf(path: string): void {
-  const fd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Whether either journal of the ledger at `dbPath` holds lines (folded or not): a reader folds
- * before it reads only then.
- */
-export function journalsHoldLines(dbPath: string): boolean {
-  for (const p of journalPathsOf(dbPath)) {
-    let fd: number;
-    try {
-      fd = openSync(p, 'r');
-    } catch {
-      continue;
-    }
-    try {
-      const one = Buffer.alloc(1);
-      if (readSync(fd, one, 0, 1, 0) === 1 && one[0] !== 0) return true;
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return false;
 }
 
 /** Which journal takes appends, and how many times each was emptied. */

@@ -4,12 +4,12 @@
  * of the log that the verifier's worker threads use directly.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type EventRow, eventOfRow } from './event-codec.ts';
 import { headFromStored } from './sealer.ts';
 import { JournalFolder } from './sqlite-folder.ts';
-import { journalsHoldLines } from './sqlite-journal.ts';
+import { journalPathsOf } from './sqlite-journal.ts';
 import { metaValue, readPruned } from './sqlite-meta.ts';
 import { SESSION_FILTER } from './sqlite-sessions.ts';
 import {
@@ -212,7 +212,7 @@ export class SqliteStoreReader implements LedgerReader {
 
   /** Events still in the journal are folded first, so that a read sees every durable event. */
   async #catchUp(): Promise<void> {
-    if (!journalsHoldLines(this.#path)) return;
+    if (journalBytes(this.#path) === 0) return;
     try {
       await this.#fold();
     } catch (err) {
@@ -275,6 +275,13 @@ function isReadOnly(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return true;
   return /readonly|read-only|unable to open/i.test(err instanceof Error ? err.message : '');
+}
+
+function journalBytes(dbPath: string): number {
+  let bytes = 0;
+  for (const p of journalPathsOf(dbPath))
+    bytes += statSync(p, { throwIfNoEntry: false })?.size ?? 0;
+  return bytes;
 }
 
 /**

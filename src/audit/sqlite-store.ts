@@ -30,8 +30,6 @@ import {
 import {
   continues,
   encodeJournal,
-  JOURNAL_PREALLOC_BYTES,
-  JOURNAL_SWITCH_BYTES,
   JournalFile,
   type JournalLine,
   JournalLock,
@@ -40,7 +38,6 @@ import {
   journalPathsOf,
   readLines,
   rowOfLine,
-  spareJournalPathOf,
 } from './sqlite-journal.ts';
 import { metaValue, readPruned, rollbackQuietly } from './sqlite-meta.ts';
 import { forgetSessions, initSessions, migrateSessions } from './sqlite-sessions.ts';
@@ -65,8 +62,6 @@ export interface SqliteWriterOptions {
   readonly beforeCommit?: (transaction: number) => void;
   /** Appends move to the other journal once the current one is this large (tests set it low). */
   readonly journalSwitchBytes?: number;
-  /** A journal this long (lines and zeros) counts as preallocated (tests set it low). */
-  readonly journalPreallocBytes?: number;
 }
 
 const SCHEMA = `
@@ -102,8 +97,6 @@ export class SqliteStoreWriter {
   readonly #lock: JournalLock;
   readonly #files: readonly [JournalFile, JournalFile];
   readonly #folder: JournalFolder;
-  /** Where a preallocated journal may be waiting (see `prepareSpareJournal`). */
-  readonly #spare: string;
   /** What this writer knows of the journals, valid while the lock's data_version is unchanged. */
   #seen: Seen | undefined;
   /** The head of the log: the tables' head plus the journals' lines after it. */
@@ -112,7 +105,6 @@ export class SqliteStoreWriter {
 
   constructor(path: string, options: SqliteWriterOptions) {
     this.#options = options;
-    this.#spare = spareJournalPathOf(path);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const fresh = !existsSync(path);
     this.#db = new DatabaseSync(path, { timeout: options.busyTimeoutMs });
@@ -300,16 +292,15 @@ export class SqliteStoreWriter {
     const seen = this.#seen;
     if (seen !== undefined && seen.version === version) {
       const f = seen.state.current;
-      const file = this.#files[f] as JournalFile;
-      file.checkIdentity();
-      // Shorter than the lines this writer knows of: cut by someone else; read it all again.
-      if (file.length < seen.bytes[f]) return this.#reload(version);
-      if (!file.hasLineAt(seen.bytes[f])) return seen;
-      const lines = this.#linesOf(f, seen.bytes[f], false);
-      this.#continueWith(lines);
-      seen.bytes[f] = lines.at(-1)?.end ?? seen.bytes[f];
-      if (lines.length > 0) seen.lastSeq[f] = this.#logHead.size;
-      return seen;
+      const size = (this.#files[f] as JournalFile).size();
+      if (size === seen.bytes[f]) return seen;
+      if (size > seen.bytes[f]) {
+        const lines = this.#linesOf(f, seen.bytes[f], size);
+        this.#continueWith(lines);
+        seen.bytes[f] = (this.#files[f] as JournalFile).size();
+        if (lines.length > 0) seen.lastSeq[f] = this.#logHead.size;
+        return seen;
+      }
     }
     return this.#reload(version);
   }
@@ -324,35 +315,31 @@ export class SqliteStoreWriter {
     const lastSeq: [number, number] = [0, 0];
     const waiting: Located[] = [];
     for (const f of [0, 1] as const) {
-      (this.#files[f] as JournalFile).refresh();
-      const lines = this.#linesOf(f, 0, true);
-      bytes[f] = lines.at(-1)?.end ?? 0;
+      const size = (this.#files[f] as JournalFile).size();
+      const lines = this.#linesOf(f, 0, size);
+      bytes[f] = size;
       lastSeq[f] = lines.reduce((max, l) => Math.max(max, l.line.seq), 0);
       for (const l of lines) if (l.line.seq > stored.size) waiting.push(l);
     }
     waiting.sort((x, y) => x.line.seq - y.line.seq);
     this.#continueWith(waiting);
+    for (const f of [0, 1] as const) bytes[f] = (this.#files[f] as JournalFile).size();
     this.#seen = { version, state, bytes, lastSeq };
     return this.#seen;
   }
 
   /**
-   * The whole lines of a journal from `from`. A last line without its newline (a write cut short,
-   * never acknowledged) is cut off the file, and with `wholeTail` anything after the lines' first
-   * NUL byte too (a crash may persist a later page of a write and not an earlier one): only a
-   * writer that opens the journal can see that. A malformed whole line means the journal is
-   * damaged.
+   * The whole lines of a journal in [from, to). A last line without its newline (a write cut short,
+   * never acknowledged) is cut off the file; a malformed whole line means the journal is damaged.
    */
-  #linesOf(f: 0 | 1, from: number, wholeTail: boolean): Located[] {
+  #linesOf(f: 0 | 1, from: number, to: number): Located[] {
     const file = this.#files[f] as JournalFile;
-    const bytes = file.contentFrom(from);
+    const bytes = file.read(from, to);
     const { lines, rest } = readLines(bytes);
     if (rest < bytes.length) {
       // Only a last line without its newline is a write cut short; a malformed whole line is damage.
       if (bytes.indexOf(0x0a, rest) !== -1) throw damaged(file.path, from + rest);
-      file.cutFrom(from + rest);
-    } else if (wholeTail) {
-      file.cutFrom(from + rest);
+      file.truncate(from + rest);
     }
     let start = from;
     return lines.map((line) => {
@@ -392,30 +379,17 @@ export class SqliteStoreWriter {
     if (seen.bytes[other] > 0 && seen.lastSeq[other] <= this.#storedSize()) {
       this.#empty(seen, other);
     }
-    if (seen.bytes[other] !== 0) return;
-    const ready = this.#options.journalPreallocBytes ?? JOURNAL_PREALLOC_BYTES;
-    const next = this.#files[other] as JournalFile;
-    // An empty journal takes a preallocated spare as soon as the folder has made one.
-    if (!next.preallocated(ready) && existsSync(this.#spare)) this.#empty(seen, other, true);
     const switchAt = this.#options.journalSwitchBytes ?? JOURNAL_SWITCH_BYTES;
-    const early =
-      !(this.#files[current] as JournalFile).preallocated(ready) && next.preallocated(ready);
-    if (seen.bytes[current] >= switchAt || (seen.bytes[current] > 0 && early)) {
+    if (seen.bytes[other] === 0 && seen.bytes[current] >= switchAt) {
       seen.state = { current: other, epochs: seen.state.epochs };
       this.#lock.setState(seen.state);
     }
   }
 
-  /**
-   * Inside the lock, once the tables hold all of a journal: empties it, into a preallocated spare
-   * when there is one. `always`: the state changes even if it was empty (other writers reload).
-   */
+  /** Inside the lock, once the tables hold all of a journal: truncates it. */
   #empty(seen: Seen, f: 0 | 1, always = false): void {
     if (seen.bytes[f] === 0 && !always) return;
-    const file = this.#files[f] as JournalFile;
-    const ready = this.#options.journalPreallocBytes ?? JOURNAL_PREALLOC_BYTES;
-    const prepared = file.preallocated(ready);
-    if (seen.bytes[f] > 0 || !prepared) file.empty(seen.bytes[f], this.#spare, prepared);
+    (this.#files[f] as JournalFile).truncate(0);
     const epochs: [number, number] = [seen.state.epochs[0], seen.state.epochs[1]];
     epochs[f]++;
     seen.state = { current: seen.state.current, epochs };
@@ -522,12 +496,15 @@ function restrictMode(path: string): void {
   }
 }
 
+/** Switch appends to the other journal once the current one is this large. */
+const JOURNAL_SWITCH_BYTES = 8 << 20;
+
 /** What a writer knows of the journals (see `#catchUp`). */
 interface Seen {
   /** The lock's data_version when this was read. */
   readonly version: number;
   state: JournalState;
-  /** Where each journal's whole lines end. */
+  /** Bytes of whole lines in each journal. */
   readonly bytes: [number, number];
   /** The newest seq in each journal, 0 when empty. */
   readonly lastSeq: [number, number];
