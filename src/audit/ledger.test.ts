@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -191,6 +199,41 @@ describe('embedded store failures', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), '1');
+  });
+});
+
+describe('the background folder (a gateway)', () => {
+  /** The nice value of each of this process's threads, from /proc. */
+  const niceValues = (): number[] =>
+    readdirSync('/proc/self/task').flatMap((tid) => {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+      } catch {
+        return []; // the thread ended meanwhile
+      }
+    });
+
+  test('folds in a thread of lower CPU priority; a query sees every acknowledged event', async () => {
+    const dataDir = freshDir();
+    const before = niceValues().filter((n) => n === 10).length;
+    const ledger = await open(dataDir, {}, { background: true });
+    const seqs = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        ledger.append({ type: 'token.created', data: { tokenId: `t${i}` } }),
+      ),
+    );
+    assert.equal(Math.max(...seqs), 40);
+    assert.equal((await ledger.query({ types: ['token.created'], limit: 100 })).length, 40);
+    if (process.platform === 'linux') {
+      assert.equal(
+        niceValues().filter((n) => n === 10).length,
+        before + 1,
+        'one folder thread at nice 10',
+      );
+    }
+    await ledger.close();
+    await verifies(dataDir);
   });
 });
 

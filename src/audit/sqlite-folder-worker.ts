@@ -4,6 +4,8 @@
  * write lock, so the writer thread's appends never wait for it (see sqlite-folder.ts).
  */
 
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { describeError } from './sealer.ts';
 import { JournalFolder } from './sqlite-folder.ts';
@@ -27,11 +29,32 @@ export interface FromFolder {
   readonly error?: string;
 }
 
+/**
+ * Indexing yields to the data path: on a busy machine the folder's CPU (parsing lines, inserting
+ * rows) would otherwise delay the thread that appends and the one that relays sessions. Its events
+ * wait in the journal meanwhile, durable; a reader's fold request is still served.
+ */
+const FOLDER_NICE = 10;
+
+/** Lowers this thread's CPU priority (Linux: a thread id is a pid for setpriority). */
+function yieldToDataPath(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+    if (Number.isSafeInteger(tid) && tid > 0) setPriority(tid, FOLDER_NICE);
+  } catch {
+    // Not Linux, or not allowed: the folder runs at the gateway's priority.
+  }
+}
+
 function runFolder(init: FolderInit, port: MessagePort): void {
+  yieldToDataPath();
   let folder: JournalFolder | undefined;
   const fold = (): string | undefined => {
     try {
-      folder ??= new JournalFolder(init.path, { busyTimeoutMs: init.busyTimeoutMs });
+      folder ??= new JournalFolder(init.path, {
+        busyTimeoutMs: init.busyTimeoutMs,
+        lazySync: true,
+      });
       if (folder.hasNew()) folder.fold();
       return undefined;
     } catch (err) {

@@ -53,9 +53,15 @@ export function insertRow(insert: StatementSync, r: EventRow): void {
 
 /** The statements a writer of the tables uses. */
 export type TableStatements = Record<
-  'begin' | 'commit' | 'head' | 'setHead' | 'insert',
+  'begin' | 'commit' | 'head' | 'setHead' | 'insert' | 'durable' | 'setDurable',
   StatementSync
 >;
+
+/**
+ * The meta key of the tables' durable size: a journal may be emptied once the tables hold all of
+ * its events durably (see `JournalFolder`'s `lazySync`).
+ */
+export const DURABLE_KEY = 'durable_size';
 
 export function tableStatements(db: DatabaseSync): TableStatements {
   return {
@@ -66,7 +72,21 @@ export function tableStatements(db: DatabaseSync): TableStatements {
       'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
     ),
     insert: db.prepare(INSERT_EVENT),
+    durable: db.prepare(`SELECT value FROM meta WHERE key = '${DURABLE_KEY}'`),
+    setDurable: db.prepare(
+      `INSERT INTO meta(key, value) VALUES ('${DURABLE_KEY}', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+    ),
   };
+}
+
+/**
+ * How many events the tables hold durably: their size, or less while a lazily synced folder has
+ * not flushed its last folds. A ledger written before the key existed was always synced.
+ */
+export function durableSize(stmt: TableStatements): number {
+  const size = (stmt.head.get() as { size: number } | undefined)?.size ?? 0;
+  const durable = stmt.durable.get() as { value: string } | undefined;
+  return durable === undefined ? size : Math.min(size, Number(durable.value));
 }
 
 /** The tables' head row, reusing `cached` when it describes the same state. */
@@ -123,13 +143,27 @@ export class JournalFolder {
   readonly #identity: { dev: bigint; ino: bigint };
   /** The journals' sizes when last folded (-1: unknown). */
   readonly #sizes: [number, number] = [-1, -1];
+  /** See the constructor's `lazySync`. */
+  readonly #lazySync: boolean;
+  /** The newest seq seen in each journal since it was last emptied (0: none). */
+  readonly #lastSeq: [number, number] = [0, 0];
 
   /**
    * `shared`: the writer's own connection, statements, journals and lock, which it keeps and
    * closes; otherwise the folder opens its own.
+   *
+   * `lazySync` (the gateway's folder thread): folds commit without an fsync
+   * (`synchronous = NORMAL`: the tables cannot be corrupted, a crash may only undo the last folds,
+   * whose events are still in the journals), and a synced commit moves the durable size forward
+   * once a journal that takes no more appends is folded, so a writer may empty it. An append's
+   * fdatasync then no longer waits behind the folder's flushes.
    */
-  constructor(dbPath: string, options: { busyTimeoutMs: number; shared?: FolderShared }) {
+  constructor(
+    dbPath: string,
+    options: { busyTimeoutMs: number; shared?: FolderShared; lazySync?: boolean },
+  ) {
     this.#dbPath = dbPath;
+    this.#lazySync = options.lazySync === true && options.shared === undefined;
     const st = statSync(dbPath, { bigint: true });
     this.#identity = { dev: st.dev, ino: st.ino };
     const shared = options.shared;
@@ -143,7 +177,9 @@ export class JournalFolder {
     const opened: { close(): void }[] = [];
     try {
       this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
-      this.#db.exec('PRAGMA synchronous = FULL; PRAGMA cache_size = -32768');
+      this.#db.exec(
+        `PRAGMA synchronous = ${this.#lazySync ? 'NORMAL' : 'FULL'}; PRAGMA cache_size = -32768`,
+      );
       const [a, b] = journalPathsOf(dbPath);
       const files = [new JournalFile(a), new JournalFile(b)] as const;
       opened.push(...files);
@@ -189,12 +225,15 @@ export class JournalFolder {
         if (offset.epoch !== state.epochs[f]) {
           offset.epoch = state.epochs[f];
           offset.at = 0;
+          this.#lastSeq[f] = 0;
         }
         const size = this.#files[f].size();
         this.#sizes[f] = size;
         if (size < offset.at) offset.at = 0;
         const { lines } = readLines(this.#files[f].read(offset.at, size));
         seen[f] = lines;
+        const last = lines.at(-1)?.seq ?? 0;
+        if (last > this.#lastSeq[f]) this.#lastSeq[f] = last;
         for (const line of lines) if (line.seq > stored.size) waiting.push(line);
       }
       waiting.sort((x, y) => x.seq - y.seq);
@@ -205,8 +244,16 @@ export class JournalFolder {
         const s = headToStored(head);
         this.#stmt.setHead.run(s.size, s.lastHash, s.checkpointSeq, s.frontier);
       }
+      // A synced commit makes what it folded, and what a lazily synced folder left, durable.
+      if (!this.#lazySync && durableSize(this.#stmt) < head.size) {
+        this.#stmt.setDurable.run(String(head.size));
+      }
       this.#stmt.commit.run();
       this.#stored = head;
+      const done = state.current === 0 ? 1 : 0;
+      if (this.#lazySync && this.#lastSeq[done] > 0 && this.#lastSeq[done] <= head.size) {
+        this.#syncThrough(this.#lastSeq[done]);
+      }
       for (const f of [0, 1] as const) this.#advance(f, seen[f] ?? [], head.size);
       if (stuck !== undefined) {
         // Events after a gap: they wait until a writer, checking every line, refuses the log.
@@ -238,9 +285,38 @@ export class JournalFolder {
 
   close(): void {
     if (!this.#owns) return;
+    if (this.#lazySync && this.#stored !== undefined && this.#db.isOpen) {
+      try {
+        this.#syncThrough(this.#stored.size);
+      } catch {
+        // The events stay in the journals until a synced fold.
+      }
+    }
     for (const f of this.#files) f.close();
     this.#lock.close();
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /**
+   * A synced commit that records the tables as durable through `size` (and everything folded
+   * before it: the fsync covers the whole WAL), unless they are already.
+   */
+  #syncThrough(size: number): void {
+    if (durableSize(this.#stmt) >= size) return;
+    const through = this.#stored?.size ?? size;
+    this.#db.exec('PRAGMA synchronous = FULL');
+    try {
+      this.#stmt.begin.run();
+      try {
+        this.#stmt.setDurable.run(String(through));
+        this.#stmt.commit.run();
+      } catch (err) {
+        rollbackQuietly(this.#db);
+        throw err;
+      }
+    } finally {
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+    }
   }
 
   /** Inserts the run of lines that continues `stored` (seq order); the new head. */

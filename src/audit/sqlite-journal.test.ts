@@ -9,11 +9,13 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { GENESIS_HASH } from './canonical.ts';
 import { loadOrCreateSigningKey } from './checkpoint.ts';
 import { chainLink, type EventRow, prepareEvent } from './event-codec.ts';
 import { emptyHead, sealBatch } from './sealer.ts';
+import { DURABLE_KEY, JournalFolder } from './sqlite-folder.ts';
 import { encodeJournal, journalPathsOf, readLines, rowOfLine } from './sqlite-journal.ts';
 import { SqliteStoreReader } from './sqlite-reader.ts';
 import { SqliteStoreWriter } from './sqlite-store.ts';
@@ -280,5 +282,51 @@ describe('the embedded store journal', () => {
     a.close();
     b.close();
     assertChain(await tableRows(path), 3);
+  });
+
+  test('a lazily synced folder: a journal is emptied only once a synced commit made its fold durable', async () => {
+    const path = freshDb();
+    const w = writer(path, 2000);
+    const folder = new JournalFolder(path, { busyTimeoutMs: 2000, lazySync: true });
+    const tables = (): { size: number; durable: number } => {
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        const size = (db.prepare('SELECT size FROM head').get() as { size: number }).size;
+        const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(DURABLE_KEY) as {
+          value: string;
+        };
+        return { size, durable: Number(row.value) };
+      } finally {
+        db.close();
+      }
+    };
+    w.write(events(3));
+    assert.equal(folder.fold(), 3);
+    // Folded without an fsync: visible, not yet counted durable, so the journal keeps the events.
+    assert.deepEqual(tables(), { size: 3, durable: 0 });
+    let expected = 3;
+    while (statSync(journalOf(path, 1)).size === 0) {
+      const n = 4;
+      w.write(events(n));
+      expected += n;
+    }
+    // Appends moved to the second journal. A fold that left the first one all folded but not yet
+    // synced (as a lazy folder's commit is for a moment) does not let the writer empty it.
+    folder.fold();
+    assert.equal(tables().size, expected);
+    const db = new DatabaseSync(path);
+    db.exec(`UPDATE meta SET value = '3' WHERE key = '${DURABLE_KEY}'`);
+    db.close();
+    w.write(events(1));
+    expected += 1;
+    assert.ok(statSync(journalOf(path, 0)).size > 0, 'not emptied while not durable');
+    // The lazy folder's next fold finds the first journal all folded and syncs.
+    folder.fold();
+    assert.deepEqual(tables(), { size: expected, durable: expected });
+    w.write(events(1));
+    assert.equal(statSync(journalOf(path, 0)).size, 0, 'emptied once durable');
+    folder.close();
+    w.close();
+    assertChain(await tableRows(path), expected + 1);
   });
 });

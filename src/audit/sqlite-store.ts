@@ -21,6 +21,8 @@ import { writeLatestCheckpoint } from './latest-checkpoint.ts';
 import { MerkleFrontier } from './merkle.ts';
 import { emptyHead, headToStored, type LedgerHead, type SealItem, sealBatch } from './sealer.ts';
 import {
+  DURABLE_KEY,
+  durableSize,
   insertRow,
   JournalFolder,
   readStoredHead,
@@ -193,8 +195,8 @@ export class SqliteStoreWriter {
     const n = this.#folder.fold();
     this.#lock.hold(() => {
       const seen = this.#catchUp();
-      const stored = this.#storedSize();
-      for (const f of [0, 1] as const) if (seen.lastSeq[f] <= stored) this.#empty(seen, f);
+      const durable = durableSize(this.#stmt);
+      for (const f of [0, 1] as const) if (seen.lastSeq[f] <= durable) this.#empty(seen, f);
     });
     return n;
   }
@@ -258,6 +260,7 @@ export class SqliteStoreWriter {
       for (const row of sealed.rows) insertRow(this.#stmt.insert, row);
       const s = headToStored(sealed.head);
       this.#stmt.setHead.run(s.size, s.lastHash, s.checkpointSeq, s.frontier);
+      this.#stmt.setDurable.run(String(s.size));
       this.#stmt.commit.run();
       this.#logHead = sealed.head;
       return plan.throughSeq;
@@ -376,7 +379,7 @@ export class SqliteStoreWriter {
   #rotate(seen: Seen): void {
     const current = seen.state.current;
     const other = current === 0 ? 1 : 0;
-    if (seen.bytes[other] > 0 && seen.lastSeq[other] <= this.#storedSize()) {
+    if (seen.bytes[other] > 0 && seen.lastSeq[other] <= durableSize(this.#stmt)) {
       this.#empty(seen, other);
     }
     const switchAt = this.#options.journalSwitchBytes ?? JOURNAL_SWITCH_BYTES;
@@ -396,12 +399,6 @@ export class SqliteStoreWriter {
     this.#lock.setState(seen.state);
     seen.bytes[f] = 0;
     seen.lastSeq[f] = 0;
-  }
-
-  /** The tables' size now (another process's folder may have moved it). */
-  #storedSize(): number {
-    const row = this.#stmt.head.get() as { size: number } | undefined;
-    return row?.size ?? 0;
   }
 
   #publish(checkpoints: readonly Checkpoint[]): void {
@@ -477,6 +474,12 @@ export class SqliteStoreWriter {
       this.#db
         .prepare('INSERT INTO head VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING')
         .run(h.size, h.lastHash, h.checkpointSeq, h.frontier);
+      // Every fold before the durable size was recorded was synced: the tables' size is durable.
+      this.#db
+        .prepare(
+          `INSERT INTO meta(key, value) SELECT '${DURABLE_KEY}', size FROM head WHERE id = 1 ON CONFLICT(key) DO NOTHING`,
+        )
+        .run();
       const origin = metaValue(this.#db, 'origin');
       this.#db.exec('COMMIT');
       return origin ?? '';
