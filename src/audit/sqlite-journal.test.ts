@@ -13,7 +13,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { GENESIS_HASH } from './canonical.ts';
 import { loadOrCreateSigningKey } from './checkpoint.ts';
-import { chainLink, type EventRow, prepareEvent } from './event-codec.ts';
+import { COLUMN_KEYS, chainLink, type EventRow, prepareEvent } from './event-codec.ts';
 import { emptyHead, sealBatch } from './sealer.ts';
 import { DURABLE_KEY, JournalFolder } from './sqlite-folder.ts';
 import { encodeJournal, journalPathsOf, readLines, rowOfLine } from './sqlite-journal.ts';
@@ -80,7 +80,12 @@ describe('the embedded store journal', () => {
       time: 1_700_000_000_000,
       sessionId: 's\t1',
       connection: 'clinic',
-      actor: { kind: 'token', identity: 'ci\nagent', owner: 'olivia@example.com', groups: [] },
+      actor: {
+        kind: 'token',
+        identity: 'ci\nagent',
+        owner: 'o"livia\\😀\ud800@example.com',
+        groups: [],
+      },
       commandId: 'c_1',
       data: {
         decision: 'allow',
@@ -94,6 +99,11 @@ describe('the embedded store journal', () => {
     assert.deepEqual(
       lines.map((l, i) => rowOfLine(l, rows[i]?.prevHash ?? '')),
       rows,
+    );
+    // The columns are written as JSON.stringify writes them.
+    assert.deepEqual(
+      lines.map((l) => l.columns),
+      rows.map((r) => JSON.stringify(COLUMN_KEYS.map((k) => r[k]))),
     );
   });
 

@@ -30,6 +30,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { quoteJson } from './canonical.ts';
 import { COLUMN_KEYS, chainLink, type EventRow } from './event-codec.ts';
 import { rollbackQuietly } from './sqlite-meta.ts';
 
@@ -62,6 +63,8 @@ export interface JournalLine {
   readonly end: number;
 }
 
+const col = (v: string | null): string => (v === null ? 'null' : quoteJson(v));
+
 /**
  * Encodes sealed rows as journal lines.
  *
@@ -71,7 +74,8 @@ export interface JournalLine {
 export function encodeJournal(rows: readonly EventRow[]): Buffer {
   let text = '';
   for (const r of rows) {
-    const columns = JSON.stringify(COLUMN_KEYS.map((k) => r[k]));
+    // JSON.stringify of the columns in COLUMN_KEYS order, spelled out: this runs for every event.
+    const columns = `[${r.time},${col(r.type)},${col(r.sessionId)},${col(r.connection)},${col(r.identity)},${col(r.owner)},${col(r.commandId)},${col(r.decision)},${col(r.tables)}]`;
     text += `${r.seq}\t${r.hash}\t${r.leaf}\t${columns}\t${r.body}\n`;
   }
   return Buffer.from(text, 'utf8');
