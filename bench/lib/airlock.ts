@@ -31,10 +31,12 @@ export function benchToken(config: string, name: string): string {
 /**
  * `node <flags> <cli> serve --config <config>`, with the extra node flags of
  * BENCH_AIRLOCK_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") for profiling it alone.
+ * Its stdout is dropped unless BENCH_AIRLOCK_STDOUT is set (for flags that print there, such as
+ * "--trace-gc").
  */
 export function spawnAirlock(config: string): ChildProcess {
   const nodeArgs = (process.env.BENCH_AIRLOCK_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return spawn(process.execPath, [...nodeArgs, AIRLOCK_CLI, 'serve', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_AIRLOCK_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
 }
