@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,19 +57,21 @@ ensureInstalled(root, 'npm dependencies');
 
 /**
  * Builds the web console (console/ → console/dist, served by the gateway) when its sources, the
- * lockfile or the build config changed since the last build. Only for the commands that serve it or
- * test it (`npm test`, `npm start`, `npm run airlock -- serve`).
+ * files of src/ they import, the lockfile or the build config changed since the last build. Only
+ * for the commands that serve it or test it (`npm test`, `npm start`, `npm run airlock -- serve`).
  */
 function ensureConsoleBuilt() {
   const dir = join(root, 'console');
   if (!existsSync(join(dir, 'index.html'))) return;
+  const sources = readdirSync(join(dir, 'src'), { recursive: true })
+    .map((f) => join(dir, 'src', String(f)))
+    .filter((f) => statSync(f).isFile())
+    .sort();
   const files = [
     join(root, 'package-lock.json'),
     ...['index.html', 'vite.config.ts'].map((f) => join(dir, f)),
-    ...readdirSync(join(dir, 'src'), { recursive: true })
-      .map((f) => join(dir, 'src', String(f)))
-      .filter((f) => statSync(f).isFile())
-      .sort(),
+    ...sources,
+    ...importedFromOutside(sources, join(dir, 'src')),
   ];
   const h = createHash('sha256');
   for (const f of files) h.update(f.slice(root.length)).update('\0').update(readFileSync(f));
@@ -84,6 +86,25 @@ function ensureConsoleBuilt() {
     process.exit(r.status ?? 1);
   }
   writeFileSync(stampFile, want);
+}
+
+/**
+ * The files outside `inside` that `sources` import by relative path (such as
+ * src/audit/review-outcome.ts, which the console shares with the CLI), and the ones those import.
+ */
+function importedFromOutside(sources, inside) {
+  const seen = new Set(sources);
+  const queue = [...sources]; // grows while it is walked
+  for (const file of queue) {
+    const text = readFileSync(file, 'utf8');
+    for (const [, spec] of text.matchAll(/(?:from|import)\s*'(\.\.?\/[^']+)'/g)) {
+      const target = resolve(dirname(file), spec);
+      if (seen.has(target) || !existsSync(target)) continue;
+      seen.add(target);
+      queue.push(target);
+    }
+  }
+  return [...seen].filter((f) => !f.startsWith(inside + sep)).sort();
 }
 
 const args = process.argv.slice(2);

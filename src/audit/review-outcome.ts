@@ -4,6 +4,9 @@
  * approver said no), `expired` (nobody decided in time), `cancelled` (the client went away, or
  * the gateway stopped or restarted first; `data.reason` says which) or `refused` (approved, then
  * over its budget). Only a denial was decided by someone, so only a denial reads "rejected by".
+ *
+ * The CLI, the OCSF export and the web console (console/src, bundled by Vite) all import this
+ * file, so it stays free of Node APIs (the console's typecheck has no Node types).
  */
 
 export type ReviewEnd = 'approved' | 'denied' | 'expired' | 'cancelled' | 'refused';

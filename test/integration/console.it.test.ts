@@ -5,6 +5,7 @@
  * at every page. Screenshots go to test-artifacts/console/.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +80,20 @@ async function ledgerEvent(match: (e: AuditEvent) => boolean): Promise<AuditEven
     assert.ok(Date.now() < deadline, 'the ledger event arrives');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The `command.rejected` event, with `status`, that ended the held statement containing `text`. */
+async function heldCommand(text: string, status: string): Promise<AuditEvent> {
+  const held = await ledgerEvent(
+    (e) =>
+      e.type === 'command.requested' &&
+      e.data.decision === 'hold' &&
+      JSON.stringify(e.data.command).includes(text),
+  );
+  return ledgerEvent(
+    (e) =>
+      e.type === 'command.rejected' && e.commandId === held.commandId && e.data.status === status,
+  );
 }
 
 describe('web console in a browser', {
@@ -241,6 +256,33 @@ ${sshConnectionYaml(sshd, 'box')}  - name: assistant
     await shot('03-reviews-approved');
   });
 
+  it('says how a denied and a cancelled hold ended, as the CLI does', async () => {
+    const denied = stack.psql(['-c', 'DELETE FROM patients WHERE id = 2002']);
+    const card = page.getByRole('article', { name: /Review r_/ }).filter({ hasText: 'id = 2002' });
+    await card.getByLabel('Reason').fill('not this patient');
+    await card.getByRole('button', { name: 'Deny' }).click();
+    assert.notEqual((await denied).code, 0);
+    // A client that goes away while its statement is held: the review is cancelled.
+    const sql = 'DELETE FROM patients WHERE id = 2003';
+    const gone = spawn('psql', ['-X', '-d', stack.conninfo(), '-c', sql], { stdio: 'ignore' });
+    await page
+      .getByRole('article', { name: /Review r_/ })
+      .filter({ hasText: 'id = 2003' })
+      .waitFor();
+    gone.kill('SIGKILL');
+    const deniedAt = await heldCommand('id = 2002', 'denied');
+    const cancelledAt = await heldCommand('id = 2003', 'cancelled');
+    await page.goto(`${base}/sessions/${deniedAt.sessionId}`);
+    const statements = page.getByRole('list', { name: 'Statements' });
+    await statements.getByText('rejected by dana@example.com', { exact: true }).waitFor();
+    await page.goto(`${base}/sessions/${cancelledAt.sessionId}`);
+    await statements.getByText('cancelled: the client went away', { exact: true }).waitFor();
+    assert.doesNotMatch((await statements.textContent()) ?? '', /rejected/);
+    await shot('13-replay-cancelled-hold');
+    await page.goto(`${base}/reviews`);
+    await page.getByRole('heading', { name: /Reviews/ }).waitFor();
+  });
+
   it('lists sessions and opens a replay with the statement and its outcome', async () => {
     await page.getByRole('link', { name: 'Sessions' }).click();
     await page.getByRole('heading', { name: 'Sessions' }).waitFor();
@@ -375,6 +417,11 @@ ${sshConnectionYaml(sshd, 'box')}  - name: assistant
       .waitFor();
     const table = page.getByRole('table', { name: 'Audit results' });
     await table.getByText('DELETE FROM patients WHERE id = 2001').waitFor();
+    const row = (id: number) =>
+      table.getByRole('row').filter({ hasText: `DELETE FROM patients WHERE id = ${id}` });
+    await row(2001).getByText('approved by dana@example.com').waitFor();
+    await row(2002).getByText('rejected by dana@example.com').waitFor();
+    await row(2003).getByText('cancelled: the client went away').waitFor();
     await shot('06-audit');
     const exported = await ctx.request.get(`${base}/api/audit/export?format=jsonl`);
     assert.equal(exported.status(), 200);

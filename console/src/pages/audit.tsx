@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { reviewOutcomeText } from '../../../src/audit/review-outcome.ts';
 import { api, fmtTime } from '../api.ts';
 import { link, type Navigate } from '../nav.ts';
 import type { CommandRecord } from '../replay/types.ts';
@@ -114,7 +115,7 @@ export function AuditPage({ navigate }: { navigate: Navigate }) {
                   {r.approval ? (
                     <small>
                       {' '}
-                      {r.approval.type === 'command.approved' ? 'approved' : 'rejected'}
+                      {reviewOutcomeText(r.approval.type === 'command.approved', r.approval.data)}
                     </small>
                   ) : null}
                 </td>

@@ -1,5 +1,7 @@
 // What the command-based views (SQL, HTTP/LLM, SSH) share: commands in order, then the session's other
-// events; and the line that says how each command was decided.
+// events; and the line that says how each command was decided, a held one's review in the words of
+// the CLI (src/audit/review-outcome.ts, which the console imports).
+import { reviewEndOf, reviewOutcomeText } from '../../../src/audit/review-outcome.ts';
 import { fmtTime } from '../api.ts';
 import { EventLine } from './generic.tsx';
 import type { CommandRecord, SessionReplay } from './types.ts';
@@ -45,12 +47,17 @@ export function Verdict({ c }: { c: CommandRecord }) {
       <time dateTime={c.ts}>{fmtTime(c.ts)}</time>{' '}
       <span className={`badge ${decision}`}>{decision}</span>
       {c.request.rule ? <span className="muted"> rule {String(c.request.rule)}</span> : null}
-      {c.approval && (
-        <span className={`badge ${c.approval.type === 'command.approved' ? 'approved' : 'denied'}`}>
-          {c.approval.type === 'command.approved' ? 'approved' : 'rejected'} by{' '}
-          {String(c.approval.data.approver ?? c.approval.data.approvers ?? '?')}
-        </span>
-      )}
+      {c.approval && <ReviewOutcome approval={c.approval} />}
     </>
+  );
+}
+
+/** How a held command's review ended: `approved by …`, `rejected by …`, `expired`, `cancelled: …`. */
+function ReviewOutcome({ approval }: { approval: NonNullable<CommandRecord['approval']> }) {
+  const approved = approval.type === 'command.approved';
+  return (
+    <span className={`badge ${reviewEndOf(approved, approval.data)}`}>
+      {reviewOutcomeText(approved, approval.data)}
+    </span>
   );
 }
