@@ -413,14 +413,7 @@ let high = 0;
 
 function countString(text: string): void {
   const n = text.length;
-  let d = 0;
-  let u = 0;
-  let uh = 0;
-  let l = 0;
-  let lh = 0;
-  let dot = 0;
-  let colon = 0;
-  let dash = 0;
+  resetTotals();
   let p = 0;
   let h = 0;
   for (let from = 0; from < n; from += CHUNK) {
@@ -435,31 +428,18 @@ function countString(text: string): void {
         p |= PRESENT[c]!;
       } else h++;
     }
-    d += a & MASK;
-    u += (a >>> FIELD) & MASK;
-    uh += (a >>> (2 * FIELD)) & MASK;
-    l += (a >>> (3 * FIELD)) & MASK;
-    lh += b & MASK;
-    dot += (b >>> FIELD) & MASK;
-    colon += (b >>> (2 * FIELD)) & MASK;
-    dash += (b >>> (3 * FIELD)) & MASK;
+    addChunk(a, b);
   }
-  setTotals(d, u, uh, l, lh, dot, colon, dash, p, h);
+  present = p;
+  high = h;
 }
 
 /**
  * The same over bytes: tables of 256 entries, so no branch per byte (bytes of 128 and above set
- * `P_HIGH` and count as nothing else), and totals kept in locals until the end.
+ * `P_HIGH` and count as nothing else).
  */
 function countBytes(bytes: Uint8Array, start: number, end: number): void {
-  let d = 0;
-  let u = 0;
-  let uh = 0;
-  let l = 0;
-  let lh = 0;
-  let dot = 0;
-  let colon = 0;
-  let dash = 0;
+  resetTotals();
   let p = 0;
   for (let from = start; from < end; from += CHUNK) {
     const to = Math.min(end, from + CHUNK);
@@ -471,40 +451,33 @@ function countBytes(bytes: Uint8Array, start: number, end: number): void {
       b += ENC_B[c]!;
       p |= PRESENT[c]!;
     }
-    d += a & MASK;
-    u += (a >>> FIELD) & MASK;
-    uh += (a >>> (2 * FIELD)) & MASK;
-    l += (a >>> (3 * FIELD)) & MASK;
-    lh += b & MASK;
-    dot += (b >>> FIELD) & MASK;
-    colon += (b >>> (2 * FIELD)) & MASK;
-    dash += (b >>> (3 * FIELD)) & MASK;
+    addChunk(a, b);
   }
-  setTotals(d, u, uh, l, lh, dot, colon, dash, p & ~P_HIGH, p & P_HIGH);
+  present = p & ~P_HIGH;
+  high = p & P_HIGH;
 }
 
-function setTotals(
-  d: number,
-  u: number,
-  uh: number,
-  l: number,
-  lh: number,
-  dot: number,
-  colon: number,
-  dash: number,
-  p: number,
-  h: number,
-): void {
-  tDigit = d;
-  tUpper = u;
-  tUpperHex = uh;
-  tLower = l;
-  tLowerHex = lh;
-  tDot = dot;
-  tColon = colon;
-  tDash = dash;
-  present = p;
-  high = h;
+function resetTotals(): void {
+  tDigit = 0;
+  tUpper = 0;
+  tUpperHex = 0;
+  tLower = 0;
+  tLowerHex = 0;
+  tDot = 0;
+  tColon = 0;
+  tDash = 0;
+}
+
+/** Adds a chunk's packed counters (at most CHUNK units each, so no field overflows) to the totals. */
+function addChunk(a: number, b: number): void {
+  tDigit += a & MASK;
+  tUpper += (a >>> FIELD) & MASK;
+  tUpperHex += (a >>> (2 * FIELD)) & MASK;
+  tLower += (a >>> (3 * FIELD)) & MASK;
+  tLowerHex += b & MASK;
+  tDot += (b >>> FIELD) & MASK;
+  tColon += (b >>> (2 * FIELD)) & MASK;
+  tDash += (b >>> (3 * FIELD)) & MASK;
 }
 
 /** Fills `shared` from the totals and the source; returns it. */
