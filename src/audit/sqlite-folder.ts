@@ -72,21 +72,20 @@ export function tableStatements(db: DatabaseSync): TableStatements {
       'UPDATE head SET size = ?, last_hash = ?, checkpoint_seq = ?, frontier = ? WHERE id = 1',
     ),
     insert: db.prepare(INSERT_EVENT),
-    durable: db.prepare(`SELECT value FROM meta WHERE key = '${DURABLE_KEY}'`),
+    // The tables' size, or less while a lazily synced folder has not flushed its last folds. A
+    // ledger written before the key existed was always synced: its size is durable.
+    durable: db.prepare(
+      `SELECT MIN(size, COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${DURABLE_KEY}'), size)) AS n FROM head WHERE id = 1`,
+    ),
     setDurable: db.prepare(
       `INSERT INTO meta(key, value) VALUES ('${DURABLE_KEY}', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
     ),
   };
 }
 
-/**
- * How many events the tables hold durably: their size, or less while a lazily synced folder has
- * not flushed its last folds. A ledger written before the key existed was always synced.
- */
+/** How many events the tables hold durably (one query: it runs on every append). */
 export function durableSize(stmt: TableStatements): number {
-  const size = (stmt.head.get() as { size: number } | undefined)?.size ?? 0;
-  const durable = stmt.durable.get() as { value: string } | undefined;
-  return durable === undefined ? size : Math.min(size, Number(durable.value));
+  return (stmt.durable.get() as { n: number } | undefined)?.n ?? 0;
 }
 
 /** The tables' head row, reusing `cached` when it describes the same state. */
@@ -298,12 +297,12 @@ export class JournalFolder {
   }
 
   /**
-   * A synced commit that records the tables as durable through `size` (and everything folded
-   * before it: the fsync covers the whole WAL), unless they are already.
+   * Unless the tables are durable through `needed` already: a synced commit that records them as
+   * durable through everything folded so far (its fsync covers the whole WAL).
    */
-  #syncThrough(size: number): void {
-    if (durableSize(this.#stmt) >= size) return;
-    const through = this.#stored?.size ?? size;
+  #syncThrough(needed: number): void {
+    if (durableSize(this.#stmt) >= needed) return;
+    const through = this.#stored?.size ?? needed;
     this.#db.exec('PRAGMA synchronous = FULL');
     try {
       this.#stmt.begin.run();
