@@ -107,6 +107,26 @@ describe('the embedded store journal', () => {
     );
   });
 
+  test('the journal bytes are the UTF-8 of the lines, also when a batch outgrows the buffer', () => {
+    const text = (rows: readonly EventRow[]) =>
+      rows
+        .map(
+          (r) =>
+            `${r.seq}\t${r.hash}\t${r.leaf}\t${JSON.stringify(COLUMN_KEYS.map((k) => r[k]))}\t${r.body}\n`,
+        )
+        .join('');
+    const odd = prepareEvent({
+      type: 'command.requested',
+      time: 1,
+      sessionId: 's\t😀\ud800',
+      data: { note: `é${'x'.repeat(300_000)}\udc00` },
+    });
+    const { rows } = sealBatch(emptyHead(), [...events(3), odd, ...events(2)], { origin: 'o' });
+    assert.deepEqual(encodeJournal(rows), Buffer.from(text(rows), 'utf8'));
+    const small = sealBatch(emptyHead(), events(2), { origin: 'o' }).rows;
+    assert.deepEqual(encodeJournal(small), Buffer.from(text(small), 'utf8'));
+  });
+
   test('an append is in the journal, not the tables, until a fold; then the journal is emptied', async () => {
     const path = freshDb();
     const w = writer(path);

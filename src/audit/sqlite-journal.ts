@@ -65,20 +65,34 @@ export interface JournalLine {
 
 const col = (v: string | null): string => (v === null ? 'null' : quoteJson(v));
 
+/** Where `encodeJournal` writes its lines; grown as needed, reused so no batch allocates. */
+let scratch = Buffer.allocUnsafeSlow(1 << 18);
+
 /**
- * Encodes sealed rows as journal lines.
+ * Encodes sealed rows as journal lines. The bytes are valid until the next call: write them out
+ * before encoding again.
+ *
+ * Each line is written straight into a reused buffer rather than concatenated into one string
+ * for `Buffer.from`, which flattened and encoded the whole batch anew (4 µs against 1 µs per
+ * event on the development VM).
  *
  * @example
  * journal.append(encodeJournal(sealed.rows), at, true);
  */
 export function encodeJournal(rows: readonly EventRow[]): Buffer {
-  let text = '';
+  let at = 0;
   for (const r of rows) {
     // JSON.stringify of the columns in COLUMN_KEYS order, spelled out: this runs for every event.
-    const columns = `[${r.time},${col(r.type)},${col(r.sessionId)},${col(r.connection)},${col(r.identity)},${col(r.owner)},${col(r.commandId)},${col(r.decision)},${col(r.tables)}]`;
-    text += `${r.seq}\t${r.hash}\t${r.leaf}\t${columns}\t${r.body}\n`;
+    const line = `${r.seq}\t${r.hash}\t${r.leaf}\t[${r.time},${col(r.type)},${col(r.sessionId)},${col(r.connection)},${col(r.identity)},${col(r.owner)},${col(r.commandId)},${col(r.decision)},${col(r.tables)}]\t${r.body}\n`;
+    // A UTF-16 code unit takes at most three bytes in UTF-8.
+    if (scratch.length - at < line.length * 3) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, at + line.length * 3));
+      scratch.copy(grown, 0, 0, at);
+      scratch = grown;
+    }
+    at += scratch.write(line, at, 'utf8');
   }
-  return Buffer.from(text, 'utf8');
+  return scratch.subarray(0, at);
 }
 
 /**
