@@ -4,7 +4,9 @@
  * run, interleaved round by round. Prints tps and average latency per target (median of the
  * rounds) and the ratios Airlock/direct and Airlock/pgbouncer.
  *
- * A second gateway with `audit.sync: normal` runs alongside, to show the fsync's share apart.
+ * A second gateway with `audit.sync: normal` runs alongside, to show the fsync's share apart, and
+ * a bare Node.js TCP relay (bench/lib/node-relay.ts: bytes piped both ways, nothing parsed or
+ * recorded), to show what any Node.js data path costs on the same machine before it does any work.
  *
  * Env: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_SCALE (10), BENCH_CLIENTS ("1,8"),
  * BENCH_AIRLOCK_NODE_ARGS (extra node flags for the gateways).
@@ -133,6 +135,18 @@ pidfile =
   return { port, pid: child.pid };
 }
 
+/** The bare Node.js relay (bench/lib/node-relay.ts) in front of PostgreSQL. */
+async function startNodeRelay(pgPort: number): Promise<{ port: number; pid: number | undefined }> {
+  const port = await freePort();
+  const script = new URL('./lib/node-relay.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, [script, String(port), String(pgPort)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  await waitForPort(port, child, 'node relay', 100);
+  return { port, pid: child.pid };
+}
+
 async function startAirlock(
   dir: string,
   pgPort: number,
@@ -247,6 +261,7 @@ async function main(): Promise<void> {
       },
     );
     const bouncer = await startPgbouncer(join(dir), pg.port, user, password);
+    const relay = await startNodeRelay(pg.port);
     // SCRAM by token id: no TLS on any path, so they compare like for like
     const gateway = async (name: string, sync: 'full' | 'normal'): Promise<Target> => {
       const a = await startAirlock(join(dir, name), pg.port, user, password, sync);
@@ -256,6 +271,7 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       { name: 'direct', port: pg.port, user, password },
       { name: 'pgbouncer', port: bouncer.port, user, password, pid: bouncer.pid },
+      { name: RELAY, port: relay.port, user, password, pid: relay.pid },
       await gateway('airlock', 'full'),
       await gateway(NORMAL, 'normal'),
     ];
@@ -270,6 +286,9 @@ async function main(): Promise<void> {
 }
 
 type Results = Map<string, Map<number, Sample[]>>;
+
+/** The bare Node.js relay: the cost of Node.js and the kernel alone, the floor of any JS proxy. */
+const RELAY = 'node-relay';
 
 /** The gateway with `audit.sync: normal`: the cost of the fsync behind each statement, apart. */
 const NORMAL = 'airlock-sync-normal';
@@ -316,15 +335,17 @@ function report(results: Results): void {
   }
   lines.push(
     '',
-    'The same gateway with `audit.sync: normal` (each record written before the statement runs, durable against a gateway crash, not a power loss):',
+    'The same gateway with `audit.sync: normal` (each record written before the statement runs, durable against a gateway crash, not a power loss), and a bare Node.js TCP relay (bytes piped both ways; nothing parsed, judged or recorded):',
     '',
-    '| clients | tps | lat ms | /pgbouncer | CPU µs/tx |',
-    '| ---: | ---: | ---: | ---: | ---: |',
+    '| clients | sync normal tps | lat ms | /pgbouncer | CPU µs/tx | node relay tps | /pgbouncer | CPU µs/tx |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const c of CLIENTS) {
     const n = pick(NORMAL, c);
+    const r = pick(RELAY, c);
+    const b = pick('pgbouncer', c).tps;
     lines.push(
-      `| ${c} | ${n.tps.toFixed(0)} | ${n.latencyMs.toFixed(3)} | ${(n.tps / pick('pgbouncer', c).tps).toFixed(2)} | ${n.cpuUsPerTx?.toFixed(0)} |`,
+      `| ${c} | ${n.tps.toFixed(0)} | ${n.latencyMs.toFixed(3)} | ${(n.tps / b).toFixed(2)} | ${n.cpuUsPerTx?.toFixed(0)} | ${r.tps.toFixed(0)} | ${(r.tps / b).toFixed(2)} | ${r.cpuUsPerTx?.toFixed(0)} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
