@@ -9,6 +9,7 @@
  * recorded), to show what any Node.js data path costs on the same machine before it does any work.
  *
  * Env: BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_SCALE (10), BENCH_CLIENTS ("1,8"),
+ * BENCH_WARMUP_SECONDS (5: a run per target before the measured rounds, not counted),
  * BENCH_AIRLOCK_NODE_ARGS (extra node flags for the gateways).
  * Everything listens on 127.0.0.1 and stops by itself.
  */
@@ -32,6 +33,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SCALE = Number(process.env.BENCH_SCALE ?? 10);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8').split(',').map(Number);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 
 interface Target {
   readonly name: string;
@@ -185,7 +187,7 @@ connections:
   return { port, token, pid: child.pid };
 }
 
-function pgbench(t: Target, clients: number, extra: string[]): Sample {
+function pgbench(t: Target, clients: number, extra: string[], seconds = SECONDS): Sample {
   const cpuBefore = t.pid === undefined ? 0 : cpuSeconds(t.pid);
   const threads = Math.min(clients, cpus().length);
   const out = execFileSync(
@@ -204,7 +206,7 @@ function pgbench(t: Target, clients: number, extra: string[]): Sample {
       '-j',
       String(threads),
       '-T',
-      String(SECONDS),
+      String(seconds),
       ...extra,
       'clinic',
     ],
@@ -295,6 +297,10 @@ const NORMAL = 'airlock-sync-normal';
 
 function run(targets: Target[]): Results {
   const results: Results = new Map(targets.map((t) => [t.name, new Map()]));
+  // Not counted: every target serves the most clients for WARMUP_SECONDS first. A Node.js
+  // process compiles its hot paths in the background during its first seconds of load (V8's
+  // optimising compiler, on the same two cores), which would land in the gateways' first round.
+  for (const t of targets) pgbench(t, Math.max(...CLIENTS), [], WARMUP_SECONDS);
   for (const clients of CLIENTS) {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
