@@ -1,11 +1,13 @@
 /**
  * What every detector family plugs into. One pass counts character classes (table lookups into
- * packed counters, no memory writes), digit runs only when there are enough digits to matter, and sums them up as `features`
- * (count thresholds) and `flags` (characters present, and shapes such as "could hold a phone
- * number"). Each detector declares the features and flags any finding of its type implies; the
- * detector set memoises which detectors a (features, flags, length) combination leaves, so most
- * values (names, amounts, UUIDs, timestamps) are refused by one map lookup. A detector's `gate`
- * then checks what needs the text (a literal prefix, a keyword), and only then its finder runs.
+ * packed counters, no memory writes), digit runs only when there are enough digits to matter, and
+ * sums them up as `features` (count thresholds) and `flags` (characters present, and shapes such
+ * as "could hold a phone number"). Each detector declares the features and flags any finding of
+ * its type implies (`Needs`), and what else its bytes must show (`ByteNeeds`); the detector set
+ * memoises which detectors a (features, flags, length) signature leaves, and a column's byte
+ * filter what it decides, so most values (names, amounts, UUIDs, timestamps) are refused by one
+ * table lookup. A detector's `gate` then checks what needs the text (a literal prefix, a
+ * keyword), and only then its finder runs.
  */
 import type { DetectorType } from './types.ts';
 
@@ -90,13 +92,19 @@ export interface Candidate {
   score: number;
 }
 
-const DIGIT_STEPS = [1, 3, 4, 5] as const;
+const DIGIT_STEPS = [1, 3, 4, 5, 7] as const;
 const UPPER_STEPS = [1, 2, 4, 8] as const;
-const NON_HEX_STEPS = [1, 2] as const;
+const NON_HEX_STEPS = [1, 2, 3] as const;
+const LOWER_STEPS = [5] as const;
+const DOT_STEPS = [1, 2] as const;
+const DASH_STEPS = [1, 10] as const;
 const UPPER_SHIFT = DIGIT_STEPS.length;
 const NON_HEX_SHIFT = UPPER_SHIFT + UPPER_STEPS.length;
+const LOWER_SHIFT = NON_HEX_SHIFT + NON_HEX_STEPS.length;
+const DOT_SHIFT = LOWER_SHIFT + LOWER_STEPS.length;
+const DASH_SHIFT = DOT_SHIFT + DOT_STEPS.length;
 /** Every feature is below this. */
-export const FEATURE_SPACE = 1 << (NON_HEX_SHIFT + NON_HEX_STEPS.length);
+export const FEATURE_SPACE = 1 << (DASH_SHIFT + DASH_STEPS.length);
 
 /**
  * What any finding of a detector's type implies about the text. The minimums are steps of fixed
@@ -109,10 +117,28 @@ export interface Needs {
   readonly minUpper?: (typeof UPPER_STEPS)[number];
   /** Letters outside a-f. */
   readonly minNonHex?: (typeof NON_HEX_STEPS)[number];
+  readonly minLower?: (typeof LOWER_STEPS)[number];
+  readonly minDots?: (typeof DOT_STEPS)[number];
+  readonly minDashes?: (typeof DASH_STEPS)[number];
   /** At least one of these flags. */
   readonly anyFlags?: number;
   /** None of these flags (`UUID_SHAPE`). */
   readonly noFlags?: number;
+}
+
+/**
+ * What the bytes of a value must show for `find` to find anything, beyond the detector's
+ * `Needs`: told from the counts (as `features` and `flags`), the column hint and the `LIT_*`
+ * families present (literals.ts), so a value can be ruled out before it is decoded. Being data,
+ * not code, it is decided once per column and count signature (see `byteFilter`).
+ */
+export interface ByteNeeds {
+  /** The column hint alone keeps the detector in the running (a `password` column). */
+  readonly hint?: (hint: HintInfo) => boolean;
+  /** Otherwise one of these must be met (default: nothing more than `Needs`). */
+  readonly anyOf?: readonly Omit<Needs, 'minLength'>[];
+  /** ... and one of these `LIT_*` families must be present (default: none needed). */
+  readonly literals?: number;
 }
 
 /** bits[min(count, last step)]: one bit per step the count reaches, starting at `shift`. */
@@ -130,31 +156,52 @@ function ladder(steps: readonly number[], shift: number): Uint32Array {
 const DIGIT_BITS = ladder(DIGIT_STEPS, 0);
 const UPPER_BITS = ladder(UPPER_STEPS, UPPER_SHIFT);
 const NON_HEX_BITS = ladder(NON_HEX_STEPS, NON_HEX_SHIFT);
+const LOWER_BITS = ladder(LOWER_STEPS, LOWER_SHIFT);
+const DOT_BITS = ladder(DOT_STEPS, DOT_SHIFT);
+const DASH_BITS = ladder(DASH_STEPS, DASH_SHIFT);
+const DIGIT_TOP = DIGIT_BITS.length - 1;
+const UPPER_TOP = UPPER_BITS.length - 1;
+const NON_HEX_TOP = NON_HEX_BITS.length - 1;
+const LOWER_TOP = LOWER_BITS.length - 1;
+const DOT_TOP = DOT_BITS.length - 1;
+const DASH_TOP = DASH_BITS.length - 1;
 
 function bitFor(table: Uint32Array, min: number | undefined): number {
   return min === undefined || min === 0 ? 0 : table[min]!;
 }
 
-export interface Detector {
+/** `features` bits, flags of which one is needed, flags that rule out. */
+export interface Requirement {
+  readonly required: number;
+  readonly anyFlags: number;
+  readonly noFlags: number;
+}
+
+function requirementOf(needs: Omit<Needs, 'minLength'>): Requirement {
+  return {
+    required:
+      bitFor(DIGIT_BITS, needs.minDigits) |
+      bitFor(UPPER_BITS, needs.minUpper) |
+      bitFor(NON_HEX_BITS, needs.minNonHex) |
+      bitFor(LOWER_BITS, needs.minLower) |
+      bitFor(DOT_BITS, needs.minDots) |
+      bitFor(DASH_BITS, needs.minDashes),
+    anyFlags: needs.anyFlags ?? 0,
+    noFlags: needs.noFlags ?? 0,
+  };
+}
+
+export interface Detector extends Requirement {
   readonly type: DetectorType;
   readonly minLength: number;
-  /** `features` bits that must all be set. */
-  readonly required: number;
-  /** Flags of which one must be set (0: none needed). */
-  readonly anyFlags: number;
-  /** Flags that rule the detector out. */
-  readonly noFlags: number;
   /** Cheap checks on the text itself: false means `find` would certainly find nothing. */
   gate(input: ScanInput): boolean;
-  /**
-   * The part of `gate` (and of what `find` needs) that can be told from the counts, the column
-   * hint and, when `literals` is set, the `LIT_*` families present (literals.ts; -1, every
-   * family, before they are looked for): false means `find` would find nothing. Lets a value be
-   * ruled out from its bytes, before decoding.
-   */
-  pregate(stats: TextStats, hint: HintInfo, literals: number): boolean;
-  /** `pregate` reads its `literals` argument (otherwise it is not computed for it). */
-  readonly literals: boolean;
+  /** Whether the column hint alone keeps the detector in the running on bytes (`ByteNeeds`). */
+  hintKeeps(hint: HintInfo): boolean;
+  /** Otherwise one of these must be met on bytes (`ByteNeeds.anyOf`). */
+  readonly byteNeeds: readonly Requirement[];
+  /** ... and one of these `LIT_*` families present (0: none needed). */
+  readonly literals: number;
   /** Appends candidates (score already raised by validators and context) to `out`. */
   find(input: ScanInput, out: Candidate[]): void;
 }
@@ -163,35 +210,37 @@ function always(): boolean {
   return true;
 }
 
+function never(): boolean {
+  return false;
+}
+
+const NOTHING_MORE: readonly Requirement[] = [requirementOf({})];
+
 /** A detector with every field present in one order, so the scan loop reads one object shape. */
 export function defineDetector(
   type: DetectorType,
   needs: Needs,
   find: Detector['find'],
   gate: Detector['gate'] = always,
-  pregate: Detector['pregate'] = always,
-  literals = false,
+  bytes: ByteNeeds = {},
 ): Detector {
-  const required =
-    bitFor(DIGIT_BITS, needs.minDigits) |
-    bitFor(UPPER_BITS, needs.minUpper) |
-    bitFor(NON_HEX_BITS, needs.minNonHex);
-  const anyFlags = needs.anyFlags ?? 0;
+  const { required, anyFlags, noFlags } = requirementOf(needs);
   return {
     type,
     minLength: needs.minLength,
     required,
     anyFlags,
-    noFlags: needs.noFlags ?? 0,
+    noFlags,
     gate,
-    pregate,
-    literals,
+    hintKeeps: bytes.hint ?? never,
+    byteNeeds: bytes.anyOf === undefined ? NOTHING_MORE : bytes.anyOf.map(requirementOf),
+    literals: bytes.literals ?? 0,
     find,
   };
 }
 
-/** Whether the features and flags allow the detector (length is the caller's). */
-export function needsMet(d: Detector, features: number, flags: number): boolean {
+/** Whether the features and flags meet a requirement (length is the caller's). */
+export function needsMet(d: Requirement, features: number, flags: number): boolean {
   return (
     (features & d.required) === d.required &&
     (d.anyFlags === 0 || (flags & d.anyFlags) !== 0) &&
@@ -506,9 +555,12 @@ function finish(src: Source, from: number, n: number): TextStats {
   } else digitRuns(src, from, from + n, s);
   s.flags |= shapeFlags(s);
   s.features =
-    DIGIT_BITS[Math.min(s.digits, 5)]! |
-    UPPER_BITS[Math.min(s.upper, 8)]! |
-    NON_HEX_BITS[Math.min(s.nonHexLetters, 2)]!;
+    DIGIT_BITS[Math.min(digits, DIGIT_TOP)]! |
+    UPPER_BITS[Math.min(s.upper, UPPER_TOP)]! |
+    NON_HEX_BITS[Math.min(s.nonHexLetters, NON_HEX_TOP)]! |
+    LOWER_BITS[Math.min(s.lower, LOWER_TOP)]! |
+    DOT_BITS[Math.min(s.dots, DOT_TOP)]! |
+    DASH_BITS[Math.min(s.dashes, DASH_TOP)]!;
   return s;
 }
 
