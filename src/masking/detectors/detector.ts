@@ -447,25 +447,17 @@ function digitRuns(src: Source, from: number, to: number, s: TextStats): void {
   s.quadRuns = quads;
 }
 
-// Totals of the last `count*` pass (module state: scans are synchronous).
-let tDigit = 0;
-let tUpper = 0;
-let tUpperHex = 0;
-let tLower = 0;
-let tLowerHex = 0;
-let tDot = 0;
-let tColon = 0;
-let tDash = 0;
-let present = 0;
-/** Code units of 128 and above seen. */
+/** Code units of 128 and above seen by the last `count*` pass (module state: scans are synchronous). */
 let high = 0;
 
-function countString(text: string): void {
+/** Counts `text` into `shared`; returns the `P_*` bits present. */
+function countString(text: string): number {
+  const s = shared;
   const n = text.length;
-  resetTotals();
   let p = 0;
   let h = 0;
-  for (let from = 0; from < n; from += CHUNK) {
+  let from = 0;
+  do {
     const to = Math.min(n, from + CHUNK);
     let a = 0;
     let b = 0;
@@ -477,20 +469,23 @@ function countString(text: string): void {
         p |= PRESENT[c]!;
       } else h++;
     }
-    addChunk(a, b);
-  }
-  present = p;
+    if (from === 0) setCounts(s, a, b);
+    else addCounts(s, a, b);
+    from = to;
+  } while (from < n);
   high = h;
+  return p;
 }
 
 /**
  * The same over bytes: tables of 256 entries, so no branch per byte (bytes of 128 and above set
  * `P_HIGH` and count as nothing else).
  */
-function countBytes(bytes: Uint8Array, start: number, end: number): void {
-  resetTotals();
+function countBytes(bytes: Uint8Array, start: number, end: number): number {
+  const s = shared;
   let p = 0;
-  for (let from = start; from < end; from += CHUNK) {
+  let from = start;
+  do {
     const to = Math.min(end, from + CHUNK);
     let a = 0;
     let b = 0;
@@ -500,47 +495,45 @@ function countBytes(bytes: Uint8Array, start: number, end: number): void {
       b += ENC_B[c]!;
       p |= PRESENT[c]!;
     }
-    addChunk(a, b);
-  }
-  present = p & ~P_HIGH;
+    if (from === start) setCounts(s, a, b);
+    else addCounts(s, a, b);
+    from = to;
+  } while (from < end);
   high = p & P_HIGH;
+  return p & ~P_HIGH;
 }
 
-function resetTotals(): void {
-  tDigit = 0;
-  tUpper = 0;
-  tUpperHex = 0;
-  tLower = 0;
-  tLowerHex = 0;
-  tDot = 0;
-  tColon = 0;
-  tDash = 0;
+/** The counts of one chunk's packed counters (at most CHUNK units each, so no field overflows). */
+function setCounts(s: TextStats, a: number, b: number): void {
+  const upper = (a >>> FIELD) & MASK;
+  const lower = (a >>> (3 * FIELD)) & MASK;
+  s.digits = a & MASK;
+  s.upper = upper + ((a >>> (2 * FIELD)) & MASK);
+  s.lower = lower + (b & MASK);
+  s.nonHexLetters = upper + lower;
+  s.dots = (b >>> FIELD) & MASK;
+  s.colons = (b >>> (2 * FIELD)) & MASK;
+  s.dashes = (b >>> (3 * FIELD)) & MASK;
 }
 
-/** Adds a chunk's packed counters (at most CHUNK units each, so no field overflows) to the totals. */
-function addChunk(a: number, b: number): void {
-  tDigit += a & MASK;
-  tUpper += (a >>> FIELD) & MASK;
-  tUpperHex += (a >>> (2 * FIELD)) & MASK;
-  tLower += (a >>> (3 * FIELD)) & MASK;
-  tLowerHex += b & MASK;
-  tDot += (b >>> FIELD) & MASK;
-  tColon += (b >>> (2 * FIELD)) & MASK;
-  tDash += (b >>> (3 * FIELD)) & MASK;
+/** Adds a further chunk's packed counters to the counts. */
+function addCounts(s: TextStats, a: number, b: number): void {
+  const upper = (a >>> FIELD) & MASK;
+  const lower = (a >>> (3 * FIELD)) & MASK;
+  s.digits += a & MASK;
+  s.upper += upper + ((a >>> (2 * FIELD)) & MASK);
+  s.lower += lower + (b & MASK);
+  s.nonHexLetters += upper + lower;
+  s.dots += (b >>> FIELD) & MASK;
+  s.colons += (b >>> (2 * FIELD)) & MASK;
+  s.dashes += (b >>> (3 * FIELD)) & MASK;
 }
 
-/** Fills `shared` from the totals and the source; returns it. */
-function finish(src: Source, from: number, n: number): TextStats {
+/** Completes `shared` (its counts set) with flags, digit runs and features; returns it. */
+function finish(src: Source, from: number, n: number, present: number): TextStats {
   const s = shared;
-  const digits = tDigit;
+  const digits = s.digits;
   s.length = n;
-  s.digits = digits;
-  s.upper = tUpper + tUpperHex;
-  s.lower = tLower + tLowerHex;
-  s.nonHexLetters = tUpper + tLower;
-  s.dots = tDot;
-  s.colons = tColon;
-  s.dashes = tDash;
   s.flags = n === digits + s.upper + s.lower ? 0 : characterFlags(src, from, present, high === 0);
   if (digits < 7) {
     // Too few digits for any digit shape: the runs are bounded by the count.
@@ -576,8 +569,7 @@ export function computeStats(text: string): TextStats {
   if (text === sharedText) return shared;
   sharedText = text;
   sharedBytes = undefined;
-  countString(text);
-  return finish(text, 0, text.length);
+  return finish(text, 0, text.length, countString(text));
 }
 
 /**
@@ -604,8 +596,7 @@ export function computeStatsOfBytes(bytes: Uint8Array, start: number, end: numbe
   sharedBytes = bytes;
   sharedStart = start;
   sharedEnd = end;
-  countBytes(bytes, start, end);
-  return finish(bytes, start, end - start);
+  return finish(bytes, start, end - start, countBytes(bytes, start, end));
 }
 
 export function isDigit(c: number): boolean {

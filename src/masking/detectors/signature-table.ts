@@ -5,10 +5,12 @@
  * full it starts over (the values are memoised decisions, so nothing is lost but their cost).
  */
 
-const BITS = 10;
+const BITS = 8;
 const SIZE = 1 << BITS;
 const MASK = SIZE - 1;
 const MAX_ENTRIES = SIZE >>> 1;
+/** Words per slot: first key word, second key word, value (and one unused, for alignment). */
+const STRIDE = 4;
 /** What `get` returns for a signature not in the table. */
 export const ABSENT = -1;
 
@@ -20,16 +22,15 @@ export const ABSENT = -1;
  * t.get(5, 8); // ABSENT
  */
 export class SignatureTable {
-  /** First key word per slot; -1 marks an empty slot (keys are non-negative). */
-  readonly #first = new Int32Array(SIZE).fill(-1);
-  readonly #second = new Int32Array(SIZE);
-  readonly #values = new Int32Array(SIZE);
+  /** A slot's words side by side (one cache line per probe); -1 first marks an empty slot. */
+  readonly #slots = new Int32Array(SIZE * STRIDE).fill(-1);
   #entries = 0;
 
   get(first: number, second: number): number {
-    for (let i = slotOf(first, second); ; i = (i + 1) & MASK) {
-      const k = this.#first[i]!;
-      if (k === first && this.#second[i] === second) return this.#values[i]!;
+    const slots = this.#slots;
+    for (let i = slotOf(first, second); ; i = (i + STRIDE) & (MASK * STRIDE)) {
+      const k = slots[i]!;
+      if (k === first && slots[i + 1] === second) return slots[i + 2]!;
       if (k === -1) return ABSENT;
     }
   }
@@ -37,11 +38,12 @@ export class SignatureTable {
   /** `value` (non-negative) under the signature, which must not be in the table yet. */
   set(first: number, second: number, value: number): void {
     if (this.#entries >= MAX_ENTRIES) this.clear();
+    const slots = this.#slots;
     let i = slotOf(first, second);
-    while (this.#first[i] !== -1) i = (i + 1) & MASK;
-    this.#first[i] = first;
-    this.#second[i] = second;
-    this.#values[i] = value;
+    while (slots[i] !== -1) i = (i + STRIDE) & (MASK * STRIDE);
+    slots[i] = first;
+    slots[i + 1] = second;
+    slots[i + 2] = value;
     this.#entries++;
   }
 
@@ -51,11 +53,12 @@ export class SignatureTable {
   }
 
   clear(): void {
-    this.#first.fill(-1);
+    this.#slots.fill(-1);
     this.#entries = 0;
   }
 }
 
+/** The slot's first word: the hash's top bits, times the stride. */
 function slotOf(first: number, second: number): number {
-  return Math.imul(first ^ Math.imul(second, 0x9e3779b1), 0x85ebca6b) >>> (32 - BITS);
+  return (Math.imul(first ^ Math.imul(second, 0x9e3779b1), 0x85ebca6b) >>> (32 - BITS)) * STRIDE;
 }
