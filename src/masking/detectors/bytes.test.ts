@@ -12,7 +12,7 @@ import {
   KEYWORD_SECRET,
   keywordsOf,
 } from './context.ts';
-import { computeStats, type ScanInput } from './detector.ts';
+import { computeStats, computeStatsOfBytes, type ScanInput } from './detector.ts';
 import { createDetectors, DETECTOR_TYPES, type DetectorType, type ScanOptions } from './index.ts';
 import {
   LIT_AWS_WORD,
@@ -233,5 +233,28 @@ test('a value decoded right after its bytes were counted reuses counts equal to 
       assert.deepEqual(reused, { ...computeStats(value) });
     }),
     { numRuns: 2000 },
+  );
+});
+
+test('ASCII bytes count as their text, timestamps and near misses included (property)', () => {
+  const stamp = fc
+    .tuple(
+      fc.constantFrom('2024-03-05 10:22:31', '1999-12-31T23:59:59', '2024-03-05 10:22'),
+      fc.constantFrom('', '.123', '.123456+00', '+05:30', 'Z', ' UTC', '-08', 'x', '::1'),
+      fc.array(fc.tuple(fc.nat(24), fc.constantFrom(...'0-: T.+Zab9')), { maxLength: 2 }),
+    )
+    .map(([head, tail, edits]) => {
+      const chars = [...(head + tail)];
+      for (const [at, ch] of edits) chars[at % chars.length] = ch;
+      return chars.join('');
+    });
+  const other = fc.string({ unit: fc.constantFrom(...'0123456789-:.+ TZa'), maxLength: 40 });
+  fc.assert(
+    fc.property(fc.oneof(stamp, other), (text) => {
+      const buf = Buffer.from(`x${text}x`, 'latin1');
+      const fromBytes = { ...computeStatsOfBytes(buf, 1, buf.length - 1) };
+      assert.deepEqual(fromBytes, { ...computeStats(text) }, JSON.stringify(text));
+    }),
+    { numRuns: 5000 },
   );
 });

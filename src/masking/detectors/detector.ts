@@ -356,11 +356,15 @@ function uuidShaped(src: Source, from: number, s: TextStats): boolean {
   );
 }
 
-const TIMESTAMP_TAIL = new Uint8Array(128);
+const TIMESTAMP_TAIL = new Uint8Array(256);
 for (const c of '0123456789.:+-Z ') TIMESTAMP_TAIL[c.charCodeAt(0)] = 1;
 /** What each of the first 19 characters of a timestamp must be: 0 a digit, else that code. */
 const TIMESTAMP_HEAD = Array.from('0000-00-00 00:00:00', (ch) =>
   ch === '0' ? 0 : ch.charCodeAt(0),
+);
+/** Where `TIMESTAMP_HEAD` wants a digit. */
+const TIMESTAMP_DIGITS = Int32Array.from(
+  TIMESTAMP_HEAD.flatMap((want, i) => (want === 0 ? [i] : [])),
 );
 
 /**
@@ -380,15 +384,27 @@ function timestampText(text: string): boolean {
   return true;
 }
 
+/** The same as `timestampText` over bytes, the separators first (most values fail there). */
 function timestampBytes(bytes: Uint8Array, from: number, n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    if (!timestampUnit(i, bytes[from + i]!)) return false;
+  const t = bytes[from + 10];
+  if (
+    bytes[from + 4] !== 45 ||
+    bytes[from + 7] !== 45 ||
+    (t !== 32 && t !== 84) ||
+    bytes[from + 13] !== 58 ||
+    bytes[from + 16] !== 58
+  ) {
+    return false;
   }
+  for (let j = 0; j < TIMESTAMP_DIGITS.length; j++) {
+    if (!isDigit(bytes[from + TIMESTAMP_DIGITS[j]!]!)) return false;
+  }
+  for (let i = from + 19; i < from + n; i++) if (TIMESTAMP_TAIL[bytes[i]!] !== 1) return false;
   return true;
 }
 
 function timestampUnit(i: number, c: number): boolean {
-  if (i >= 19) return c < 128 && TIMESTAMP_TAIL[c] === 1;
+  if (i >= 19) return c < 256 && TIMESTAMP_TAIL[c] === 1;
   const want = TIMESTAMP_HEAD[i]!;
   return want === 0 ? isDigit(c) : c === want || (i === 10 && c === 84);
 }
