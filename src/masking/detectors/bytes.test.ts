@@ -258,3 +258,35 @@ test('ASCII bytes count as their text, timestamps and near misses included (prop
     { numRuns: 5000 },
   );
 });
+
+test('counts equal a plain count of each class, over many chunks too (property)', () => {
+  const unit = fc.constantFrom(...'09azAFGZgz.:-_@ +é', '\u{1f642}');
+  fc.assert(
+    fc.property(fc.string({ unit, maxLength: 400 }), (text) => {
+      const count = (re: RegExp) => (text.match(re) ?? []).length;
+      const want = {
+        digits: count(/[0-9]/g),
+        upper: count(/[A-Z]/g),
+        lower: count(/[a-z]/g),
+        nonHexLetters: count(/[G-Zg-z]/g),
+        dots: count(/\./g),
+        colons: count(/:/g),
+        dashes: count(/-/g),
+      };
+      const body = Buffer.from(text, 'utf8');
+      for (const s of [computeStats(text), computeStatsOfBytes(body, 0, body.length)]) {
+        const got = {
+          digits: s.digits,
+          upper: s.upper,
+          lower: s.lower,
+          nonHexLetters: s.nonHexLetters,
+          dots: s.dots,
+          colons: s.colons,
+          dashes: s.dashes,
+        };
+        assert.deepEqual(got, want, JSON.stringify(text));
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -249,23 +249,24 @@ export function needsMet(d: Requirement, features: number, flags: number): boole
 }
 
 /**
- * Per-character increments packed in 7-bit fields of two small integers, so a pass does three
- * table reads and three adds per character and no memory writes. Fields are flushed every
- * `CHUNK` characters, before any can overflow.
+ * Per-character increments packed in 6-bit fields of one float (eight fields, 48 bits: float
+ * adds are exact up to 2^53), so a pass does two table reads and two operations per character
+ * and no memory writes. Fields are read out every `CHUNK` characters, before any can overflow.
  */
-const FIELD = 7;
+const FIELD = 6;
 const CHUNK = (1 << FIELD) - 1;
 const MASK = CHUNK;
-// ENC_A fields: digit, upper non-hex, upper hex, lower non-hex.
-const A_DIGIT = 1;
-const A_UPPER = 1 << FIELD;
-const A_UPPER_HEX = 1 << (2 * FIELD);
-const A_LOWER = 1 << (3 * FIELD);
-// ENC_B fields: lower hex, dot, colon, dash.
-const B_LOWER_HEX = 1;
-const B_DOT = 1 << FIELD;
-const B_COLON = 1 << (2 * FIELD);
-const B_DASH = 1 << (3 * FIELD);
+/** The low four fields fit 24 bits: `x = lo + hi * LOW_SPACE`. */
+const LOW_SPACE = 2 ** (4 * FIELD);
+// Fields, low to high: digit, upper non-hex, upper hex, lower non-hex; lower hex, dot, colon, dash.
+const F_DIGIT = 0;
+const F_UPPER = 1;
+const F_UPPER_HEX = 2;
+const F_LOWER = 3;
+const F_LOWER_HEX = 4;
+const F_DOT = 5;
+const F_COLON = 6;
+const F_DASH = 7;
 // PRESENT bits: characters only their presence matters for.
 const P_PLUS = 1;
 const P_AT = 2;
@@ -277,19 +278,16 @@ const P_SEPARATOR = 32;
 const P_HIGH = 64;
 
 /** ASCII only: every other code unit counts as nothing any gate reads. */
-const ENC_A = new Int32Array(256);
-const ENC_B = new Int32Array(256);
+const ENC = new Float64Array(256);
 const PRESENT = new Int32Array(256);
 PRESENT.fill(P_HIGH, 128);
-for (let c = 48; c <= 57; c++) ENC_A[c] = A_DIGIT;
-for (let c = 65; c <= 90; c++) ENC_A[c] = c <= 70 ? A_UPPER_HEX : A_UPPER;
-for (let c = 97; c <= 122; c++) {
-  if (c <= 102) ENC_B[c] = B_LOWER_HEX;
-  else ENC_A[c] = A_LOWER;
-}
-ENC_B[46] = B_DOT;
-ENC_B[58] = B_COLON;
-ENC_B[45] = B_DASH;
+const field = (f: number) => 2 ** (f * FIELD);
+for (let c = 48; c <= 57; c++) ENC[c] = field(F_DIGIT);
+for (let c = 65; c <= 90; c++) ENC[c] = field(c <= 70 ? F_UPPER_HEX : F_UPPER);
+for (let c = 97; c <= 122; c++) ENC[c] = field(c <= 102 ? F_LOWER_HEX : F_LOWER);
+ENC[46] = field(F_DOT);
+ENC[58] = field(F_COLON);
+ENC[45] = field(F_DASH);
 PRESENT[43] = P_PLUS;
 PRESENT[64] = P_AT;
 PRESENT[95] = P_UNDERSCORE;
@@ -475,18 +473,15 @@ function countString(text: string): number {
   let from = 0;
   do {
     const to = Math.min(n, from + CHUNK);
-    let a = 0;
-    let b = 0;
+    let x = 0;
     for (let i = from; i < to; i++) {
       const c = text.charCodeAt(i);
       if (c < 128) {
-        a += ENC_A[c]!;
-        b += ENC_B[c]!;
+        x += ENC[c]!;
         p |= PRESENT[c]!;
       } else h++;
     }
-    if (from === 0) setCounts(s, a, b);
-    else addCounts(s, a, b);
+    addCounts(s, x, from === 0);
     from = to;
   } while (from < n);
   high = h;
@@ -503,46 +498,48 @@ function countBytes(bytes: Uint8Array, start: number, end: number): number {
   let from = start;
   do {
     const to = Math.min(end, from + CHUNK);
-    let a = 0;
-    let b = 0;
+    let x = 0;
     for (let i = from; i < to; i++) {
       const c = bytes[i]!;
-      a += ENC_A[c]!;
-      b += ENC_B[c]!;
+      x += ENC[c]!;
       p |= PRESENT[c]!;
     }
-    if (from === start) setCounts(s, a, b);
-    else addCounts(s, a, b);
+    addCounts(s, x, from === start);
     from = to;
   } while (from < end);
   high = p & P_HIGH;
   return p & ~P_HIGH;
 }
 
-/** The counts of one chunk's packed counters (at most CHUNK units each, so no field overflows). */
-function setCounts(s: TextStats, a: number, b: number): void {
-  const upper = (a >>> FIELD) & MASK;
-  const lower = (a >>> (3 * FIELD)) & MASK;
-  s.digits = a & MASK;
-  s.upper = upper + ((a >>> (2 * FIELD)) & MASK);
-  s.lower = lower + (b & MASK);
-  s.nonHexLetters = upper + lower;
-  s.dots = (b >>> FIELD) & MASK;
-  s.colons = (b >>> (2 * FIELD)) & MASK;
-  s.dashes = (b >>> (3 * FIELD)) & MASK;
-}
-
-/** Adds a further chunk's packed counters to the counts. */
-function addCounts(s: TextStats, a: number, b: number): void {
-  const upper = (a >>> FIELD) & MASK;
-  const lower = (a >>> (3 * FIELD)) & MASK;
-  s.digits += a & MASK;
-  s.upper += upper + ((a >>> (2 * FIELD)) & MASK);
-  s.lower += lower + (b & MASK);
-  s.nonHexLetters += upper + lower;
-  s.dots += (b >>> FIELD) & MASK;
-  s.colons += (b >>> (2 * FIELD)) & MASK;
-  s.dashes += (b >>> (3 * FIELD)) & MASK;
+/** Adds one chunk's packed counters (at most CHUNK units each) to the counts, or sets them. */
+function addCounts(s: TextStats, x: number, first: boolean): void {
+  const hi = Math.floor(x / LOW_SPACE);
+  const lo = x - hi * LOW_SPACE;
+  const digits = lo & MASK;
+  const upper = (lo >>> (F_UPPER * FIELD)) & MASK;
+  const upperHex = (lo >>> (F_UPPER_HEX * FIELD)) & MASK;
+  const lower = (lo >>> (F_LOWER * FIELD)) & MASK;
+  const lowerHex = hi & MASK;
+  const dots = (hi >>> ((F_DOT - 4) * FIELD)) & MASK;
+  const colons = (hi >>> ((F_COLON - 4) * FIELD)) & MASK;
+  const dashes = (hi >>> ((F_DASH - 4) * FIELD)) & MASK;
+  if (first) {
+    s.digits = digits;
+    s.upper = upper + upperHex;
+    s.lower = lower + lowerHex;
+    s.nonHexLetters = upper + lower;
+    s.dots = dots;
+    s.colons = colons;
+    s.dashes = dashes;
+  } else {
+    s.digits += digits;
+    s.upper += upper + upperHex;
+    s.lower += lower + lowerHex;
+    s.nonHexLetters += upper + lower;
+    s.dots += dots;
+    s.colons += colons;
+    s.dashes += dashes;
+  }
 }
 
 /** Completes `shared` (its counts set) with flags, digit runs and features; returns it. */
