@@ -4,7 +4,7 @@
  * fails closed.
  */
 import { GatewayError } from '../errors.ts';
-import type { DetectorSet, DetectorType, ScanOptions } from './detectors/types.ts';
+import type { ByteFilter, DetectorSet, DetectorType, ScanOptions } from './detectors/types.ts';
 import type { CompiledRule, ScanSpec } from './rules.ts';
 import { applyStyle, type SaltKey, saltKey } from './styles.ts';
 
@@ -107,6 +107,11 @@ export class ValueMasker {
   /** False when no detector of the scan could match the UTF-8 bytes: they need no decoding. */
   mayContainBytes(bytes: Uint8Array, start: number, end: number, opts: ScanOptions): boolean {
     return this.#detectors.mayContainBytes(bytes, start, end, opts);
+  }
+
+  /** The same pre-check bound to one column's options, to keep for the column's values. */
+  byteFilter(opts: ScanOptions): ByteFilter {
+    return this.#detectors.byteFilter(opts);
   }
 
   /** `bytes[start, end)` as UTF-8 text; a scan right after `mayContainBytes` reuses its counts. */

@@ -1,11 +1,13 @@
 /**
  * What every detector family plugs into. One pass counts character classes (table lookups into
- * packed counters, no memory writes), digit runs only when there are enough digits to matter, and sums them up as `features`
- * (count thresholds) and `flags` (characters present, and shapes such as "could hold a phone
- * number"). Each detector declares the features and flags any finding of its type implies; the
- * detector set memoises which detectors a (features, flags, length) combination leaves, so most
- * values (names, amounts, UUIDs, timestamps) are refused by one map lookup. A detector's `gate`
- * then checks what needs the text (a literal prefix, a keyword), and only then its finder runs.
+ * packed counters, no memory writes), digit runs only when there are enough digits to matter, and
+ * sums them up as `features` (count thresholds) and `flags` (characters present, and shapes such
+ * as "could hold a phone number"). Each detector declares the features and flags any finding of
+ * its type implies (`Needs`), and what else its bytes must show (`ByteNeeds`); the detector set
+ * memoises which detectors a (features, flags, length) signature leaves, and a column's byte
+ * filter what it decides, so most values (names, amounts, UUIDs, timestamps) are refused by one
+ * table lookup. A detector's `gate` then checks what needs the text (a literal prefix, a
+ * keyword), and only then its finder runs.
  */
 import type { DetectorType } from './types.ts';
 
@@ -90,13 +92,19 @@ export interface Candidate {
   score: number;
 }
 
-const DIGIT_STEPS = [1, 3, 4, 5] as const;
+const DIGIT_STEPS = [1, 3, 4, 5, 7] as const;
 const UPPER_STEPS = [1, 2, 4, 8] as const;
-const NON_HEX_STEPS = [1, 2] as const;
+const NON_HEX_STEPS = [1, 2, 3] as const;
+const LOWER_STEPS = [5] as const;
+const DOT_STEPS = [1, 2] as const;
+const DASH_STEPS = [1, 10] as const;
 const UPPER_SHIFT = DIGIT_STEPS.length;
 const NON_HEX_SHIFT = UPPER_SHIFT + UPPER_STEPS.length;
+const LOWER_SHIFT = NON_HEX_SHIFT + NON_HEX_STEPS.length;
+const DOT_SHIFT = LOWER_SHIFT + LOWER_STEPS.length;
+const DASH_SHIFT = DOT_SHIFT + DOT_STEPS.length;
 /** Every feature is below this. */
-export const FEATURE_SPACE = 1 << (NON_HEX_SHIFT + NON_HEX_STEPS.length);
+export const FEATURE_SPACE = 1 << (DASH_SHIFT + DASH_STEPS.length);
 
 /**
  * What any finding of a detector's type implies about the text. The minimums are steps of fixed
@@ -109,10 +117,28 @@ export interface Needs {
   readonly minUpper?: (typeof UPPER_STEPS)[number];
   /** Letters outside a-f. */
   readonly minNonHex?: (typeof NON_HEX_STEPS)[number];
+  readonly minLower?: (typeof LOWER_STEPS)[number];
+  readonly minDots?: (typeof DOT_STEPS)[number];
+  readonly minDashes?: (typeof DASH_STEPS)[number];
   /** At least one of these flags. */
   readonly anyFlags?: number;
   /** None of these flags (`UUID_SHAPE`). */
   readonly noFlags?: number;
+}
+
+/**
+ * What the bytes of a value must show for `find` to find anything, beyond the detector's
+ * `Needs`: told from the counts (as `features` and `flags`), the column hint and the `LIT_*`
+ * families present (literals.ts), so a value can be ruled out before it is decoded. Being data,
+ * not code, it is decided once per column and count signature (see `byteFilter`).
+ */
+export interface ByteNeeds {
+  /** The column hint alone keeps the detector in the running (a `password` column). */
+  readonly hint?: (hint: HintInfo) => boolean;
+  /** Otherwise one of these must be met (default: nothing more than `Needs`). */
+  readonly anyOf?: readonly Omit<Needs, 'minLength'>[];
+  /** ... and one of these `LIT_*` families must be present (default: none needed). */
+  readonly literals?: number;
 }
 
 /** bits[min(count, last step)]: one bit per step the count reaches, starting at `shift`. */
@@ -130,31 +156,52 @@ function ladder(steps: readonly number[], shift: number): Uint32Array {
 const DIGIT_BITS = ladder(DIGIT_STEPS, 0);
 const UPPER_BITS = ladder(UPPER_STEPS, UPPER_SHIFT);
 const NON_HEX_BITS = ladder(NON_HEX_STEPS, NON_HEX_SHIFT);
+const LOWER_BITS = ladder(LOWER_STEPS, LOWER_SHIFT);
+const DOT_BITS = ladder(DOT_STEPS, DOT_SHIFT);
+const DASH_BITS = ladder(DASH_STEPS, DASH_SHIFT);
+const DIGIT_TOP = DIGIT_BITS.length - 1;
+const UPPER_TOP = UPPER_BITS.length - 1;
+const NON_HEX_TOP = NON_HEX_BITS.length - 1;
+const LOWER_TOP = LOWER_BITS.length - 1;
+const DOT_TOP = DOT_BITS.length - 1;
+const DASH_TOP = DASH_BITS.length - 1;
 
 function bitFor(table: Uint32Array, min: number | undefined): number {
   return min === undefined || min === 0 ? 0 : table[min]!;
 }
 
-export interface Detector {
+/** `features` bits, flags of which one is needed, flags that rule out. */
+export interface Requirement {
+  readonly required: number;
+  readonly anyFlags: number;
+  readonly noFlags: number;
+}
+
+function requirementOf(needs: Omit<Needs, 'minLength'>): Requirement {
+  return {
+    required:
+      bitFor(DIGIT_BITS, needs.minDigits) |
+      bitFor(UPPER_BITS, needs.minUpper) |
+      bitFor(NON_HEX_BITS, needs.minNonHex) |
+      bitFor(LOWER_BITS, needs.minLower) |
+      bitFor(DOT_BITS, needs.minDots) |
+      bitFor(DASH_BITS, needs.minDashes),
+    anyFlags: needs.anyFlags ?? 0,
+    noFlags: needs.noFlags ?? 0,
+  };
+}
+
+export interface Detector extends Requirement {
   readonly type: DetectorType;
   readonly minLength: number;
-  /** `features` bits that must all be set. */
-  readonly required: number;
-  /** Flags of which one must be set (0: none needed). */
-  readonly anyFlags: number;
-  /** Flags that rule the detector out. */
-  readonly noFlags: number;
   /** Cheap checks on the text itself: false means `find` would certainly find nothing. */
   gate(input: ScanInput): boolean;
-  /**
-   * The part of `gate` (and of what `find` needs) that can be told from the counts, the column
-   * hint and, when `literals` is set, the `LIT_*` families present (literals.ts; -1, every
-   * family, before they are looked for): false means `find` would find nothing. Lets a value be
-   * ruled out from its bytes, before decoding.
-   */
-  pregate(stats: TextStats, hint: HintInfo, literals: number): boolean;
-  /** `pregate` reads its `literals` argument (otherwise it is not computed for it). */
-  readonly literals: boolean;
+  /** Whether the column hint alone keeps the detector in the running on bytes (`ByteNeeds`). */
+  hintKeeps(hint: HintInfo): boolean;
+  /** Otherwise one of these must be met on bytes (`ByteNeeds.anyOf`). */
+  readonly byteNeeds: readonly Requirement[];
+  /** ... and one of these `LIT_*` families present (0: none needed). */
+  readonly literals: number;
   /** Appends candidates (score already raised by validators and context) to `out`. */
   find(input: ScanInput, out: Candidate[]): void;
 }
@@ -163,35 +210,37 @@ function always(): boolean {
   return true;
 }
 
+function never(): boolean {
+  return false;
+}
+
+const NOTHING_MORE: readonly Requirement[] = [requirementOf({})];
+
 /** A detector with every field present in one order, so the scan loop reads one object shape. */
 export function defineDetector(
   type: DetectorType,
   needs: Needs,
   find: Detector['find'],
   gate: Detector['gate'] = always,
-  pregate: Detector['pregate'] = always,
-  literals = false,
+  bytes: ByteNeeds = {},
 ): Detector {
-  const required =
-    bitFor(DIGIT_BITS, needs.minDigits) |
-    bitFor(UPPER_BITS, needs.minUpper) |
-    bitFor(NON_HEX_BITS, needs.minNonHex);
-  const anyFlags = needs.anyFlags ?? 0;
+  const { required, anyFlags, noFlags } = requirementOf(needs);
   return {
     type,
     minLength: needs.minLength,
     required,
     anyFlags,
-    noFlags: needs.noFlags ?? 0,
+    noFlags,
     gate,
-    pregate,
-    literals,
+    hintKeeps: bytes.hint ?? never,
+    byteNeeds: bytes.anyOf === undefined ? NOTHING_MORE : bytes.anyOf.map(requirementOf),
+    literals: bytes.literals ?? 0,
     find,
   };
 }
 
-/** Whether the features and flags allow the detector (length is the caller's). */
-export function needsMet(d: Detector, features: number, flags: number): boolean {
+/** Whether the features and flags meet a requirement (length is the caller's). */
+export function needsMet(d: Requirement, features: number, flags: number): boolean {
   return (
     (features & d.required) === d.required &&
     (d.anyFlags === 0 || (flags & d.anyFlags) !== 0) &&
@@ -200,23 +249,24 @@ export function needsMet(d: Detector, features: number, flags: number): boolean 
 }
 
 /**
- * Per-character increments packed in 7-bit fields of two small integers, so a pass does three
- * table reads and three adds per character and no memory writes. Fields are flushed every
- * `CHUNK` characters, before any can overflow.
+ * Per-character increments packed in 6-bit fields of one float (eight fields, 48 bits: float
+ * adds are exact up to 2^53), so a pass does two table reads and two operations per character
+ * and no memory writes. Fields are read out every `CHUNK` characters, before any can overflow.
  */
-const FIELD = 7;
+const FIELD = 6;
 const CHUNK = (1 << FIELD) - 1;
 const MASK = CHUNK;
-// ENC_A fields: digit, upper non-hex, upper hex, lower non-hex.
-const A_DIGIT = 1;
-const A_UPPER = 1 << FIELD;
-const A_UPPER_HEX = 1 << (2 * FIELD);
-const A_LOWER = 1 << (3 * FIELD);
-// ENC_B fields: lower hex, dot, colon, dash.
-const B_LOWER_HEX = 1;
-const B_DOT = 1 << FIELD;
-const B_COLON = 1 << (2 * FIELD);
-const B_DASH = 1 << (3 * FIELD);
+/** The low four fields fit 24 bits: `x = lo + hi * LOW_SPACE`. */
+const LOW_SPACE = 2 ** (4 * FIELD);
+// Fields, low to high: digit, upper non-hex, upper hex, lower non-hex; lower hex, dot, colon, dash.
+const F_DIGIT = 0;
+const F_UPPER = 1;
+const F_UPPER_HEX = 2;
+const F_LOWER = 3;
+const F_LOWER_HEX = 4;
+const F_DOT = 5;
+const F_COLON = 6;
+const F_DASH = 7;
 // PRESENT bits: characters only their presence matters for.
 const P_PLUS = 1;
 const P_AT = 2;
@@ -228,19 +278,16 @@ const P_SEPARATOR = 32;
 const P_HIGH = 64;
 
 /** ASCII only: every other code unit counts as nothing any gate reads. */
-const ENC_A = new Int32Array(256);
-const ENC_B = new Int32Array(256);
+const ENC = new Float64Array(256);
 const PRESENT = new Int32Array(256);
 PRESENT.fill(P_HIGH, 128);
-for (let c = 48; c <= 57; c++) ENC_A[c] = A_DIGIT;
-for (let c = 65; c <= 90; c++) ENC_A[c] = c <= 70 ? A_UPPER_HEX : A_UPPER;
-for (let c = 97; c <= 122; c++) {
-  if (c <= 102) ENC_B[c] = B_LOWER_HEX;
-  else ENC_A[c] = A_LOWER;
-}
-ENC_B[46] = B_DOT;
-ENC_B[58] = B_COLON;
-ENC_B[45] = B_DASH;
+const field = (f: number) => 2 ** (f * FIELD);
+for (let c = 48; c <= 57; c++) ENC[c] = field(F_DIGIT);
+for (let c = 65; c <= 90; c++) ENC[c] = field(c <= 70 ? F_UPPER_HEX : F_UPPER);
+for (let c = 97; c <= 122; c++) ENC[c] = field(c <= 102 ? F_LOWER_HEX : F_LOWER);
+ENC[46] = field(F_DOT);
+ENC[58] = field(F_COLON);
+ENC[45] = field(F_DASH);
 PRESENT[43] = P_PLUS;
 PRESENT[64] = P_AT;
 PRESENT[95] = P_UNDERSCORE;
@@ -307,11 +354,15 @@ function uuidShaped(src: Source, from: number, s: TextStats): boolean {
   );
 }
 
-const TIMESTAMP_TAIL = new Uint8Array(128);
+const TIMESTAMP_TAIL = new Uint8Array(256);
 for (const c of '0123456789.:+-Z ') TIMESTAMP_TAIL[c.charCodeAt(0)] = 1;
 /** What each of the first 19 characters of a timestamp must be: 0 a digit, else that code. */
 const TIMESTAMP_HEAD = Array.from('0000-00-00 00:00:00', (ch) =>
   ch === '0' ? 0 : ch.charCodeAt(0),
+);
+/** Where `TIMESTAMP_HEAD` wants a digit. */
+const TIMESTAMP_DIGITS = Int32Array.from(
+  TIMESTAMP_HEAD.flatMap((want, i) => (want === 0 ? [i] : [])),
 );
 
 /**
@@ -331,15 +382,27 @@ function timestampText(text: string): boolean {
   return true;
 }
 
+/** The same as `timestampText` over bytes, the separators first (most values fail there). */
 function timestampBytes(bytes: Uint8Array, from: number, n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    if (!timestampUnit(i, bytes[from + i]!)) return false;
+  const t = bytes[from + 10];
+  if (
+    bytes[from + 4] !== 45 ||
+    bytes[from + 7] !== 45 ||
+    (t !== 32 && t !== 84) ||
+    bytes[from + 13] !== 58 ||
+    bytes[from + 16] !== 58
+  ) {
+    return false;
   }
+  for (let j = 0; j < TIMESTAMP_DIGITS.length; j++) {
+    if (!isDigit(bytes[from + TIMESTAMP_DIGITS[j]!]!)) return false;
+  }
+  for (let i = from + 19; i < from + n; i++) if (TIMESTAMP_TAIL[bytes[i]!] !== 1) return false;
   return true;
 }
 
 function timestampUnit(i: number, c: number): boolean {
-  if (i >= 19) return c < 128 && TIMESTAMP_TAIL[c] === 1;
+  if (i >= 19) return c < 256 && TIMESTAMP_TAIL[c] === 1;
   const want = TIMESTAMP_HEAD[i]!;
   return want === 0 ? isDigit(c) : c === want || (i === 10 && c === 84);
 }
@@ -398,100 +461,92 @@ function digitRuns(src: Source, from: number, to: number, s: TextStats): void {
   s.quadRuns = quads;
 }
 
-// Totals of the last `count*` pass (module state: scans are synchronous).
-let tDigit = 0;
-let tUpper = 0;
-let tUpperHex = 0;
-let tLower = 0;
-let tLowerHex = 0;
-let tDot = 0;
-let tColon = 0;
-let tDash = 0;
-let present = 0;
-/** Code units of 128 and above seen. */
+/** Code units of 128 and above seen by the last `count*` pass (module state: scans are synchronous). */
 let high = 0;
 
-function countString(text: string): void {
+/** Counts `text` into `shared`; returns the `P_*` bits present. */
+function countString(text: string): number {
+  const s = shared;
   const n = text.length;
-  resetTotals();
   let p = 0;
   let h = 0;
-  for (let from = 0; from < n; from += CHUNK) {
+  let from = 0;
+  do {
     const to = Math.min(n, from + CHUNK);
-    let a = 0;
-    let b = 0;
+    let x = 0;
     for (let i = from; i < to; i++) {
       const c = text.charCodeAt(i);
       if (c < 128) {
-        a += ENC_A[c]!;
-        b += ENC_B[c]!;
+        x += ENC[c]!;
         p |= PRESENT[c]!;
       } else h++;
     }
-    addChunk(a, b);
-  }
-  present = p;
+    addCounts(s, x, from === 0);
+    from = to;
+  } while (from < n);
   high = h;
+  return p;
 }
 
 /**
  * The same over bytes: tables of 256 entries, so no branch per byte (bytes of 128 and above set
  * `P_HIGH` and count as nothing else).
  */
-function countBytes(bytes: Uint8Array, start: number, end: number): void {
-  resetTotals();
+function countBytes(bytes: Uint8Array, start: number, end: number): number {
+  const s = shared;
   let p = 0;
-  for (let from = start; from < end; from += CHUNK) {
+  let from = start;
+  do {
     const to = Math.min(end, from + CHUNK);
-    let a = 0;
-    let b = 0;
+    let x = 0;
     for (let i = from; i < to; i++) {
       const c = bytes[i]!;
-      a += ENC_A[c]!;
-      b += ENC_B[c]!;
+      x += ENC[c]!;
       p |= PRESENT[c]!;
     }
-    addChunk(a, b);
-  }
-  present = p & ~P_HIGH;
+    addCounts(s, x, from === start);
+    from = to;
+  } while (from < end);
   high = p & P_HIGH;
+  return p & ~P_HIGH;
 }
 
-function resetTotals(): void {
-  tDigit = 0;
-  tUpper = 0;
-  tUpperHex = 0;
-  tLower = 0;
-  tLowerHex = 0;
-  tDot = 0;
-  tColon = 0;
-  tDash = 0;
+/** Adds one chunk's packed counters (at most CHUNK units each) to the counts, or sets them. */
+function addCounts(s: TextStats, x: number, first: boolean): void {
+  const hi = Math.floor(x / LOW_SPACE);
+  const lo = x - hi * LOW_SPACE;
+  const digits = lo & MASK;
+  const upper = (lo >>> (F_UPPER * FIELD)) & MASK;
+  const upperHex = (lo >>> (F_UPPER_HEX * FIELD)) & MASK;
+  const lower = (lo >>> (F_LOWER * FIELD)) & MASK;
+  const lowerHex = hi & MASK;
+  const dots = (hi >>> ((F_DOT - 4) * FIELD)) & MASK;
+  const colons = (hi >>> ((F_COLON - 4) * FIELD)) & MASK;
+  const dashes = (hi >>> ((F_DASH - 4) * FIELD)) & MASK;
+  if (first) {
+    s.digits = digits;
+    s.upper = upper + upperHex;
+    s.lower = lower + lowerHex;
+    s.nonHexLetters = upper + lower;
+    s.dots = dots;
+    s.colons = colons;
+    s.dashes = dashes;
+  } else {
+    s.digits += digits;
+    s.upper += upper + upperHex;
+    s.lower += lower + lowerHex;
+    s.nonHexLetters += upper + lower;
+    s.dots += dots;
+    s.colons += colons;
+    s.dashes += dashes;
+  }
 }
 
-/** Adds a chunk's packed counters (at most CHUNK units each, so no field overflows) to the totals. */
-function addChunk(a: number, b: number): void {
-  tDigit += a & MASK;
-  tUpper += (a >>> FIELD) & MASK;
-  tUpperHex += (a >>> (2 * FIELD)) & MASK;
-  tLower += (a >>> (3 * FIELD)) & MASK;
-  tLowerHex += b & MASK;
-  tDot += (b >>> FIELD) & MASK;
-  tColon += (b >>> (2 * FIELD)) & MASK;
-  tDash += (b >>> (3 * FIELD)) & MASK;
-}
-
-/** Fills `shared` from the totals and the source; returns it. */
-function finish(src: Source, from: number, n: number): TextStats {
+/** Completes `shared` (its counts set) with flags, digit runs and features; returns it. */
+function finish(src: Source, from: number, n: number, present: number): TextStats {
   const s = shared;
-  const digits = tDigit;
+  const digits = s.digits;
   s.length = n;
-  s.digits = digits;
-  s.upper = tUpper + tUpperHex;
-  s.lower = tLower + tLowerHex;
-  s.nonHexLetters = tUpper + tLower;
-  s.dots = tDot;
-  s.colons = tColon;
-  s.dashes = tDash;
   s.flags = n === digits + s.upper + s.lower ? 0 : characterFlags(src, from, present, high === 0);
   if (digits < 7) {
     // Too few digits for any digit shape: the runs are bounded by the count.
@@ -506,9 +561,12 @@ function finish(src: Source, from: number, n: number): TextStats {
   } else digitRuns(src, from, from + n, s);
   s.flags |= shapeFlags(s);
   s.features =
-    DIGIT_BITS[Math.min(s.digits, 5)]! |
-    UPPER_BITS[Math.min(s.upper, 8)]! |
-    NON_HEX_BITS[Math.min(s.nonHexLetters, 2)]!;
+    DIGIT_BITS[Math.min(digits, DIGIT_TOP)]! |
+    UPPER_BITS[Math.min(s.upper, UPPER_TOP)]! |
+    NON_HEX_BITS[Math.min(s.nonHexLetters, NON_HEX_TOP)]! |
+    LOWER_BITS[Math.min(s.lower, LOWER_TOP)]! |
+    DOT_BITS[Math.min(s.dots, DOT_TOP)]! |
+    DASH_BITS[Math.min(s.dashes, DASH_TOP)]!;
   return s;
 }
 
@@ -524,8 +582,7 @@ export function computeStats(text: string): TextStats {
   if (text === sharedText) return shared;
   sharedText = text;
   sharedBytes = undefined;
-  countString(text);
-  return finish(text, 0, text.length);
+  return finish(text, 0, text.length, countString(text));
 }
 
 /**
@@ -552,8 +609,7 @@ export function computeStatsOfBytes(bytes: Uint8Array, start: number, end: numbe
   sharedBytes = bytes;
   sharedStart = start;
   sharedEnd = end;
-  countBytes(bytes, start, end);
-  return finish(bytes, start, end - start);
+  return finish(bytes, start, end - start, countBytes(bytes, start, end));
 }
 
 export function isDigit(c: number): boolean {

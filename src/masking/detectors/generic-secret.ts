@@ -12,7 +12,6 @@ import {
   HAS_COLON,
   HAS_EQUALS,
   HAS_SEPARATOR,
-  type HintInfo,
   isAlnum,
   type ScanInput,
   type TextStats,
@@ -133,17 +132,15 @@ export const genericSecret: Detector = defineDetector(
   'generic_secret',
   { minLength: MIN_LENGTH },
   findGenericSecrets,
-  (t) =>
-    t.hint.secret || (secretPregate(t.stats, t.hint) && (keywordsOf(t) & KEYWORD_SECRET) !== 0),
-  (s, hint, literals) =>
-    hint.secret || (secretPregate(s, hint) && (literals & LIT_SECRET_WORD) !== 0),
-  true,
+  (t) => t.hint.secret || (secretShaped(t.stats) && (keywordsOf(t) & KEYWORD_SECRET) !== 0),
+  {
+    hint: (hint) => hint.secret,
+    anyOf: [{ anyFlags: HAS_SEPARATOR | HAS_COLON | HAS_EQUALS, minNonHex: 2 }],
+    literals: LIT_SECRET_WORD,
+  },
 );
 
-/** A secret-named column, or a separator and letters for `password: …` and the like. */
-function secretPregate(stats: TextStats, hint: HintInfo): boolean {
-  return (
-    hint.secret ||
-    ((stats.flags & (HAS_SEPARATOR | HAS_COLON | HAS_EQUALS)) !== 0 && stats.nonHexLetters >= 2)
-  );
+/** A separator and letters, for `password: …` and the like (outside a secret-named column). */
+function secretShaped(stats: TextStats): boolean {
+  return (stats.flags & (HAS_SEPARATOR | HAS_COLON | HAS_EQUALS)) !== 0 && stats.nonHexLetters >= 2;
 }

@@ -11,7 +11,7 @@ import {
   computeStatsOfBytes,
   type Detector,
   decodeCounted,
-  FLAG_SPACE,
+  FEATURE_SPACE,
   needsMet,
   type ScanInput,
   type TextStats,
@@ -31,8 +31,10 @@ import {
   gitlabToken,
   slackToken,
 } from './secrets.ts';
+import { ABSENT, SignatureTable } from './signature-table.ts';
 import { jwt, privateKey } from './tokens.ts';
 import {
+  type ByteFilter,
   DETECTOR_TYPES,
   type DetectorConfig,
   type DetectorSet,
@@ -48,9 +50,6 @@ export * from './types.ts';
 export const DEFAULT_THRESHOLD = 0.5;
 /** Nothing shorter than `::1` can be a finding. */
 const MIN_TEXT = 3;
-const MEMO_MAX = 4096;
-/** Every `LIT_*` family: a pregate given it decides on counts and hint alone. */
-const ANY_LITERAL = -1;
 /** The shortest email (`a@b.co`): values shorter than this are mostly names and codes. */
 const TINY = 6;
 
@@ -143,30 +142,82 @@ export function resolveOverlaps(candidates: Candidate[]): Finding[] {
   return kept.sort(byStart);
 }
 
+interface Eligibility {
+  /** Which of the detectors' minimum lengths `length` reaches, as a small integer. */
+  bucketOf(length: number): number;
+  /** The detectors whose length and counts requirements the stats meet (none for most values). */
+  listFor(stats: TextStats): readonly Detector[];
+}
+
 /**
  * The detectors whose length and counts requirements a text meets, memoised by a signature of
- * those counts: most values share a handful of signatures, so this is one map lookup per scan.
+ * those counts: most values share a handful of signatures, so this is one table lookup per scan.
  */
-function eligibility(detectors: readonly Detector[]): (stats: TextStats) => readonly Detector[] {
+function eligibility(detectors: readonly Detector[]): Eligibility {
   const minLengths = [...new Set(detectors.map((d) => d.minLength))].sort((a, b) => a - b);
   const top = minLengths[minLengths.length - 1] ?? 0;
-  const bucketOf = Uint8Array.from(
+  const buckets = Uint8Array.from(
     { length: top + 1 },
     (_, n) => minLengths.filter((m) => m <= n).length,
   );
-  const buckets = minLengths.length + 1;
-  const memo = new Map<number, readonly Detector[]>();
-  return (stats) => {
-    const bucket = bucketOf[Math.min(stats.length, top)]!;
-    const key = (stats.features * FLAG_SPACE + stats.flags) * buckets + bucket;
-    let list = memo.get(key);
-    if (list === undefined) {
-      if (memo.size >= MEMO_MAX) memo.clear();
+  const bucketOf = (length: number) => buckets[Math.min(length, top)]!;
+  const table = new SignatureTable();
+  let lists: (readonly Detector[])[] = [];
+  return {
+    bucketOf,
+    listFor(stats) {
       const { length, features, flags } = stats;
-      list = detectors.filter((d) => d.minLength <= length && needsMet(d, features, flags));
-      memo.set(key, list);
+      const key = features + FEATURE_SPACE * bucketOf(length);
+      const at = table.get(key, flags);
+      if (at !== ABSENT) return lists[at]!;
+      if (table.full) lists = [];
+      const list = detectors.filter((d) => d.minLength <= length && needsMet(d, features, flags));
+      table.set(key, flags, lists.push(list) - 1);
+      return list;
+    },
+  };
+}
+
+/** A byte filter's decision for a signature: a `LIT_*` family mask, or one of these. */
+const RULED_OUT = 0;
+const KEPT = 1 << 30;
+
+/**
+ * `mayContainBytes` for one column (hint and types): whether any detector is left, decided once
+ * per count signature (the detectors' `Needs` and `ByteNeeds` read nothing else), as kept, ruled
+ * out, or the literal families one of which must be present.
+ */
+function columnFilter(eligible: Eligibility, opts: ScanOptions | undefined): ByteFilter {
+  const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
+  const types = opts?.types;
+  const table = new SignatureTable();
+  function decide(stats: TextStats): number {
+    const { features, flags } = stats;
+    let families = 0;
+    for (const d of eligible.listFor(stats)) {
+      if (types !== undefined && !types.has(d.type)) continue;
+      if (d.hintKeeps(hint)) return KEPT;
+      if (!d.byteNeeds.some((r) => needsMet(r, features, flags))) continue;
+      if (d.literals === 0) return KEPT;
+      families |= d.literals;
     }
-    return list;
+    return families;
+  }
+  return {
+    mayContain(bytes, start, end) {
+      if (end - start < MIN_TEXT) return false;
+      const stats = computeStatsOfBytes(bytes, start, end);
+      const key = stats.features + FEATURE_SPACE * eligible.bucketOf(stats.length);
+      let decision = table.get(key, stats.flags);
+      if (decision === ABSENT) {
+        decision = decide(stats);
+        table.set(key, stats.flags, decision);
+      }
+      if (decision === RULED_OUT) return false;
+      if (decision === KEPT) return true;
+      // Literals are looked for only once a detector's counts and hint leave it in the running.
+      return (literalsOfBytes(bytes, start, end) & decision) !== 0;
+    },
   };
 }
 
@@ -184,6 +235,8 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
   const detectors = detectorsOf(config);
   const eligible = eligibility(detectors);
   const none: readonly Detector[] = [];
+  const noOptions = columnFilter(eligible, undefined);
+  const filters = new WeakMap<ScanOptions, ByteFilter>();
   // Below TINY characters only an IPv6 address (`::1`) can match, unless an MRN pattern is set.
   const tinyOnlyIp = detectors.every((d) => d.minLength >= TINY || d.type === 'ip_address');
 
@@ -196,7 +249,18 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
   function candidatesFor(text: string): readonly Detector[] {
     if (text.length < MIN_TEXT) return none;
     if (text.length < TINY && tinyOnlyIp && !text.includes(':')) return none;
-    return eligible(computeStats(text));
+    return eligible.listFor(computeStats(text));
+  }
+
+  /** One filter per options object: a result column's is made once and kept in its plan. */
+  function byteFilter(opts?: ScanOptions): ByteFilter {
+    if (opts === undefined) return noOptions;
+    let filter = filters.get(opts);
+    if (filter === undefined) {
+      filter = columnFilter(eligible, opts);
+      filters.set(opts, filter);
+    }
+    return filter;
   }
 
   function wanted(d: Detector, input: ScanInput, types: ScanOptions['types']): boolean {
@@ -221,28 +285,10 @@ export function createDetectors(config: DetectorConfig = {}): DetectorSet {
       return resolveOverlaps(passing);
     },
 
+    byteFilter,
+
     mayContainBytes(bytes: Uint8Array, start: number, end: number, opts?: ScanOptions): boolean {
-      const length = end - start;
-      if (length < MIN_TEXT) return false;
-      const stats = computeStatsOfBytes(bytes, start, end);
-      const list = eligible(stats);
-      if (list.length === 0) return false;
-      const hint = opts?.columnHint === undefined ? NO_HINT : hintInfo(opts.columnHint);
-      const types = opts?.types;
-      // Literals are looked for only once a detector's counts and hint leave it in the running.
-      let literals = ANY_LITERAL;
-      let found = false;
-      for (const d of list) {
-        if (types !== undefined && !types.has(d.type)) continue;
-        if (!d.pregate(stats, hint, ANY_LITERAL)) continue;
-        if (!d.literals) return true;
-        if (!found) {
-          literals = literalsOfBytes(bytes, start, end);
-          found = true;
-        }
-        if (d.pregate(stats, hint, literals)) return true;
-      }
-      return false;
+      return byteFilter(opts).mayContain(bytes, start, end);
     },
 
     decode: decodeCounted,

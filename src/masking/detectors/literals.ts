@@ -66,6 +66,13 @@ for (const [word, family] of LITERALS) {
   if (PAIRS[pair] === 0) PAIRS[pair] = GROUPS.push([]);
   GROUPS[(PAIRS[pair] as number) - 1]?.push({ bytes, family });
 }
+/** The same by two raw bytes (`a << 8 | b`, either case), so the byte scan folds nothing first. */
+const RAW_PAIRS = new Uint8Array(256 * 256);
+for (let a = 0; a < 256; a++) {
+  for (let b = 0; b < 256; b++) {
+    RAW_PAIRS[(a << 8) | b] = PAIRS[((FOLD[a] as number) << 7) | (FOLD[b] as number)] as number;
+  }
+}
 
 /**
  * The `LIT_*` families whose literals occur in `bytes[start, end)`.
@@ -75,12 +82,12 @@ for (const [word, family] of LITERALS) {
  */
 export function literalsOfBytes(bytes: Uint8Array, start: number, end: number): number {
   let bits = 0;
-  let prev = start < end ? (FOLD[bytes[start] as number] as number) : 0;
+  let prev = start < end ? (bytes[start] as number) << 8 : 0;
   for (let i = start + 1; i < end; i++) {
-    const c = FOLD[bytes[i] as number] as number;
-    const group = PAIRS[(prev << 7) | c] as number;
+    const c = bytes[i] as number;
+    const group = RAW_PAIRS[prev | c] as number;
     if (group !== 0) bits |= matchAt(bytes, i - 1, end, GROUPS[group - 1] as Literal[]);
-    prev = c;
+    prev = c << 8;
   }
   return bits;
 }

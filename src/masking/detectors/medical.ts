@@ -8,9 +8,7 @@ import {
   type Detector,
   defineDetector,
   forEachMatch,
-  type HintInfo,
   type ScanInput,
-  type TextStats,
   UUID_SHAPE,
 } from './detector.ts';
 import { LIT_BIRTH_WORD } from './literals.ts';
@@ -84,18 +82,14 @@ export const dateOfBirth: Detector = defineDetector(
   { minLength: 8, minDigits: 5, noFlags: UUID_SHAPE },
   findBirthDates,
   (t) =>
-    birthPregate(t.stats, t.hint) &&
-    (t.hint.boosts.has('date_of_birth') || (keywordsOf(t) & KEYWORD_BIRTH) !== 0),
-  (s, hint, literals) =>
-    birthPregate(s, hint) &&
-    (hint.boosts.has('date_of_birth') || (literals & LIT_BIRTH_WORD) !== 0),
-  true,
+    t.hint.boosts.has('date_of_birth') ||
+    (t.stats.nonHexLetters >= 1 && (keywordsOf(t) & KEYWORD_BIRTH) !== 0),
+  {
+    hint: (hint) => hint.boosts.has('date_of_birth'),
+    anyOf: [{ minNonHex: 1 }],
+    literals: LIT_BIRTH_WORD,
+  },
 );
-
-/** A birth-date column, or a text with a letter (a birth word needs some). */
-function birthPregate(stats: TextStats, hint: HintInfo): boolean {
-  return hint.boosts.has('date_of_birth') || stats.nonHexLetters >= 1;
-}
 
 const MRN_SCORE = 0.6;
 

@@ -115,10 +115,8 @@ function findEmails(input: ScanInput, out: Candidate[]): void {
 
 export const email: Detector = defineDetector(
   'email',
-  { minLength: 6, anyFlags: HAS_AT },
+  { minLength: 6, anyFlags: HAS_AT, minDots: 1 },
   findEmails,
-  (t) => t.stats.dots > 0,
-  (s) => s.dots > 0,
 );
 
 /**

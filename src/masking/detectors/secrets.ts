@@ -4,6 +4,7 @@
  */
 import { KEYWORD_AWS, KEYWORD_AZURE, KEYWORD_SECRET, keywordsOf } from './context.ts';
 import {
+  type ByteNeeds,
   type Candidate,
   type Detector,
   defineDetector,
@@ -14,7 +15,6 @@ import {
   HAS_UNDERSCORE,
   type Needs,
   type ScanInput,
-  type TextStats,
 } from './detector.ts';
 import {
   LIT_AWS_KEY_ID,
@@ -61,19 +61,13 @@ function randomLooking(minEntropy: number) {
     !looksLikePlaceholder(value) && charClasses(value) >= 2 && shannonEntropy(value) >= minEntropy;
 }
 
-/** A byte pregate: one of the `LIT_*` families, and what `stats` must allow (default anything). */
-function needsLiteral(families: number, stats: (s: TextStats) => boolean = () => true) {
-  return (s: TextStats, _hint: unknown, literals: number): boolean =>
-    (literals & families) !== 0 && stats(s);
-}
-
 /** A text gate: one of the `LIT_*` families. */
 function hasLiteral(families: number) {
   return (t: ScanInput): boolean => (literalsOf(t) & families) !== 0;
 }
 
 /**
- * `pregate`: a literal family that every rule's regex (or `when`) requires, and that `gate` (by
+ * `bytes`: a literal family that every rule's regex (or `when`) requires, and that `gate` (by
  * default `hasLiteral` of it) checks in the text.
  */
 function ruleDetector(
@@ -81,12 +75,12 @@ function ruleDetector(
   needs: Needs,
   gate: Detector['gate'],
   rules: readonly TokenRule[],
-  pregate: Detector['pregate'],
+  bytes: ByteNeeds,
 ): Detector {
   const find: Detector['find'] = (input, out) => {
     for (const rule of rules) pushRule(input, rule, out);
   };
-  return defineDetector(type, needs, find, gate, pregate, true);
+  return defineDetector(type, needs, find, gate, bytes);
 }
 
 export const awsAccessKey = ruleDetector(
@@ -101,7 +95,7 @@ export const awsAccessKey = ruleDetector(
       valid: (v) => notPlaceholder(v.slice(4)),
     },
   ],
-  needsLiteral(LIT_AWS_KEY_ID),
+  { literals: LIT_AWS_KEY_ID },
 );
 
 export const gcpApiKey = ruleDetector(
@@ -116,7 +110,7 @@ export const gcpApiKey = ruleDetector(
       valid: notPlaceholder,
     },
   ],
-  needsLiteral(LIT_GCP),
+  { literals: LIT_GCP },
 );
 
 export const githubToken = ruleDetector(
@@ -131,7 +125,7 @@ export const githubToken = ruleDetector(
       valid: notPlaceholder,
     },
   ],
-  needsLiteral(LIT_GITHUB),
+  { literals: LIT_GITHUB },
 );
 
 const GITLAB_PREFIXES = 'glpat|gldt|glrt|glptt|glft|glsoat|glcbt|glimt|glagent|gloas';
@@ -153,10 +147,13 @@ export const gitlabToken = ruleDetector(
       valid: notPlaceholder,
     },
   ],
-  needsLiteral(
-    LIT_GITLAB,
-    (s) => (s.dashes > 0 && s.lower >= 5) || (s.upper >= 2 && s.digits >= 7),
-  ),
+  {
+    anyOf: [
+      { minDashes: 1, minLower: 5 },
+      { minUpper: 2, minDigits: 7 },
+    ],
+    literals: LIT_GITLAB,
+  },
 );
 
 export const slackToken = ruleDetector(
@@ -181,7 +178,13 @@ export const slackToken = ruleDetector(
       valid: notPlaceholder,
     },
   ],
-  needsLiteral(LIT_SLACK, (s) => s.nonHexLetters >= 3 && (s.dashes > 0 || s.dots >= 2)),
+  {
+    anyOf: [
+      { minNonHex: 3, minDashes: 1 },
+      { minNonHex: 3, minDots: 2 },
+    ],
+    literals: LIT_SLACK,
+  },
 );
 
 export const azureKey = ruleDetector(
@@ -222,7 +225,7 @@ export const azureKey = ruleDetector(
       valid: randomLooking(3.5),
     },
   ],
-  needsLiteral(LIT_AZURE_KEY | LIT_AZURE_WORD | LIT_SECRET_WORD),
+  { literals: LIT_AZURE_KEY | LIT_AZURE_WORD | LIT_SECRET_WORD },
 );
 
 const AWS_SECRET_CONTEXT_RE = /aws.{0,20}?(?:secret|sk)|secret.?access.?key/gi;
@@ -267,8 +270,9 @@ export const awsSecretKey: Detector = defineDetector(
     (t.stats.nonHexLetters >= 2 &&
       (keywordsOf(t) & (KEYWORD_AWS | KEYWORD_SECRET)) !== 0 &&
       AWS_SECRET_GATE_RE.test(t.text)),
-  (s, hint, literals) =>
-    hint.boosts.has('aws_secret_key') ||
-    (s.nonHexLetters >= 2 && (literals & (LIT_AWS_WORD | LIT_SECRET_WORD)) !== 0),
-  true,
+  {
+    hint: (hint) => hint.boosts.has('aws_secret_key'),
+    anyOf: [{ minNonHex: 2 }],
+    literals: LIT_AWS_WORD | LIT_SECRET_WORD,
+  },
 );

@@ -62,11 +62,10 @@ function findJwts(input: ScanInput, out: Candidate[]): void {
 
 export const jwt: Detector = defineDetector(
   'jwt',
-  { minLength: 30, minUpper: 1, minNonHex: 2 },
+  { minLength: 30, minUpper: 1, minNonHex: 2, minDots: 2 },
   findJwts,
-  (t) => t.stats.dots >= 2 && t.text.includes('eyJ'),
-  (s, _hint, literals) => s.dots >= 2 && (literals & LIT_JWT) !== 0,
-  true,
+  (t) => t.text.includes('eyJ'),
+  { literals: LIT_JWT },
 );
 
 const BEGIN = '-----BEGIN ';
@@ -120,9 +119,8 @@ function findPrivateKeys(input: ScanInput, out: Candidate[]): void {
 
 export const privateKey: Detector = defineDetector(
   'private_key',
-  { minLength: 30, minUpper: 8, minNonHex: 2 },
+  { minLength: 30, minUpper: 8, minNonHex: 2, minDashes: 10 },
   findPrivateKeys,
-  (t) => t.stats.dashes >= 10 && t.text.includes(BEGIN),
-  (s, _hint, literals) => s.dashes >= 10 && (literals & LIT_PEM) !== 0,
-  true,
+  (t) => t.text.includes(BEGIN),
+  { literals: LIT_PEM },
 );

@@ -51,6 +51,11 @@ export interface DetectorConfig {
   readonly disabled?: readonly DetectorType[];
 }
 
+/** `mayContainBytes` bound to one column's options (see `DetectorSet.byteFilter`). */
+export interface ByteFilter {
+  mayContain(bytes: Uint8Array, start: number, end: number): boolean;
+}
+
 export interface DetectorSet {
   /**
    * Findings at or above their thresholds, sorted by start, non-overlapping (the higher score
@@ -65,6 +70,11 @@ export interface DetectorSet {
    * decoded text. Most result values are ruled out here and never become strings.
    */
   mayContainBytes(bytes: Uint8Array, start: number, end: number, opts?: ScanOptions): boolean;
+  /**
+   * `mayContainBytes` with these options, as an object to keep (one per result column): it
+   * decides once per count signature instead of once per value.
+   */
+  byteFilter(opts?: ScanOptions): ByteFilter;
   /**
    * `bytes[start, end)` decoded as UTF-8 (invalid sequences become U+FFFD). Right after
    * `mayContainBytes` on the same bytes, a scan of the text reuses the counts it made.

@@ -25,6 +25,9 @@ export function fakeDetectors(opts: { throwOn?: string } = {}): DetectorSet & { 
     mayContainBytes(): boolean {
       return true;
     },
+    byteFilter() {
+      return { mayContain: () => true };
+    },
     decode(bytes: Uint8Array, start: number, end: number): string {
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(
         'utf8',

@@ -9,7 +9,14 @@ import { GatewayError } from '../../../errors.ts';
 import { readInt32 } from '../codec/framer.ts';
 import { BACKEND } from '../codec/messages.ts';
 import type { ChunkWriter } from './chunk-writer.ts';
-import { type ColumnAction, type MaskContext, maskBinary, maskText, type RowPlan } from './plan.ts';
+import {
+  byteFilterOf,
+  type ColumnAction,
+  type MaskContext,
+  maskBinary,
+  maskText,
+  type RowPlan,
+} from './plan.ts';
 
 /** Value offsets and lengths of the row being masked (reused: masking is synchronous). */
 const row = { starts: new Int32Array(64), lengths: new Int32Array(64) };
@@ -118,7 +125,7 @@ function ruledOut(
   if (col.action.kind !== 'scan') return false;
   const k = col.kind;
   if (col.format === 1 && (k.decode !== null || k.jsonbPrefix || k.opaque)) return false;
-  return !ctx.values.mayContainBytes(msg, pos, pos + len, col.opts);
+  return !byteFilterOf(col, ctx.values).mayContain(msg, pos, pos + len);
 }
 
 /** A value replaced, masked (a string is written as UTF-8), or NULL; undefined: unchanged. */

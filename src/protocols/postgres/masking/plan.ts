@@ -5,7 +5,7 @@
  * rows pass through untouched. Values are then masked one by one, failing closed.
  */
 import { GatewayError } from '../../../errors.ts';
-import type { DetectorType, ScanOptions } from '../../../masking/detectors/types.ts';
+import type { ByteFilter, DetectorType, ScanOptions } from '../../../masking/detectors/types.ts';
 import type { ColumnName, CompiledRule, RuleAction, SessionRules } from '../../../masking/rules.ts';
 import { FULL_MASK } from '../../../masking/styles.ts';
 import type { MaskTally } from '../../../masking/tally.ts';
@@ -34,6 +34,8 @@ export interface ColumnAction {
   readonly errorRule: CompiledRule;
   /** Set when every value becomes the same text (`full` over a text-like, non-JSON type). */
   readonly constant?: string | undefined;
+  /** The byte pre-check of a scanned column, made on first use (see `byteFilterOf`). */
+  byteFilter: { readonly values: ValueMasker; readonly filter: ByteFilter } | undefined;
 }
 
 /** One entry per column; null entries pass through. */
@@ -82,7 +84,23 @@ function columnAction(c: PlanColumn, action: RuleAction): ColumnAction {
     format: c.format,
     opts: types ? { types, columnHint: hint } : { columnHint: hint },
     errorRule: errorRuleOf(action),
+    byteFilter: undefined,
   };
+}
+
+/**
+ * The column's byte pre-check (`ValueMasker.byteFilter` of its options), kept in the plan so that
+ * each value costs no lookup.
+ *
+ * @example
+ * if (!byteFilterOf(col, ctx.values).mayContain(msg, pos, pos + len)) continue; // no decoding
+ */
+export function byteFilterOf(col: ColumnAction, values: ValueMasker): ByteFilter {
+  const kept = col.byteFilter;
+  if (kept !== undefined && kept.values === values) return kept.filter;
+  const filter = values.byteFilter(col.opts);
+  col.byteFilter = { values, filter };
+  return filter;
 }
 
 function errorRuleOf(action: RuleAction): CompiledRule {
