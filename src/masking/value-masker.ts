@@ -104,17 +104,15 @@ export class ValueMasker {
     return changed ? out + text.slice(at) : null;
   }
 
-  /** False when no detector of the scan could match the UTF-8 bytes: they need no decoding. */
-  mayContainBytes(bytes: Uint8Array, start: number, end: number, opts: ScanOptions): boolean {
-    return this.#detectors.mayContainBytes(bytes, start, end, opts);
-  }
-
-  /** The same pre-check bound to one column's options, to keep for the column's values. */
+  /**
+   * The byte pre-check for one column's options, to keep for the column's values: false when no
+   * detector of the scan could match a value's UTF-8 bytes, which then need no decoding.
+   */
   byteFilter(opts: ScanOptions): ByteFilter {
     return this.#detectors.byteFilter(opts);
   }
 
-  /** `bytes[start, end)` as UTF-8 text; a scan right after `mayContainBytes` reuses its counts. */
+  /** `bytes[start, end)` as UTF-8 text; a scan right after the byte pre-check reuses its counts. */
   decode(bytes: Uint8Array, start: number, end: number): string {
     return this.#detectors.decode(bytes, start, end);
   }

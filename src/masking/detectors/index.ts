@@ -143,8 +143,11 @@ export function resolveOverlaps(candidates: Candidate[]): Finding[] {
 }
 
 interface Eligibility {
-  /** Which of the detectors' minimum lengths `length` reaches, as a small integer. */
-  bucketOf(length: number): number;
+  /**
+   * The first word of the stats' signature (with their `flags`, the second): the features and
+   * which of the detectors' minimum lengths the length reaches.
+   */
+  keyOf(stats: TextStats): number;
   /** The detectors whose length and counts requirements the stats meet (none for most values). */
   listFor(stats: TextStats): readonly Detector[];
 }
@@ -160,14 +163,15 @@ function eligibility(detectors: readonly Detector[]): Eligibility {
     { length: top + 1 },
     (_, n) => minLengths.filter((m) => m <= n).length,
   );
-  const bucketOf = (length: number) => buckets[Math.min(length, top)]!;
+  const keyOf = (stats: TextStats) =>
+    stats.features + FEATURE_SPACE * buckets[Math.min(stats.length, top)]!;
   const table = new SignatureTable();
   let lists: (readonly Detector[])[] = [];
   return {
-    bucketOf,
+    keyOf,
     listFor(stats) {
       const { length, features, flags } = stats;
-      const key = features + FEATURE_SPACE * bucketOf(length);
+      const key = keyOf(stats);
       const at = table.get(key, flags);
       if (at !== ABSENT) return lists[at]!;
       if (table.full) lists = [];
@@ -207,7 +211,7 @@ function columnFilter(eligible: Eligibility, opts: ScanOptions | undefined): Byt
     mayContain(bytes, start, end) {
       if (end - start < MIN_TEXT) return false;
       const stats = computeStatsOfBytes(bytes, start, end);
-      const key = stats.features + FEATURE_SPACE * eligible.bucketOf(stats.length);
+      const key = eligible.keyOf(stats);
       let decision = table.get(key, stats.flags);
       if (decision === ABSENT) {
         decision = decide(stats);
